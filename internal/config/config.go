@@ -1,0 +1,290 @@
+// Package config reads the firm's settings from config.toml ([params], the
+// same file Hugo reads) and the runtime settings from the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// FileName is the site configuration file at the repository root.
+const FileName = "config.toml"
+
+// Config is everything kb needs to know about the site and its environment.
+type Config struct {
+	// Root is the Hugo site directory (where config.toml lives).
+	Root string
+
+	BaseURL      string
+	Title        string
+	LanguageCode string
+	Params       Params
+	Env          Env
+}
+
+// Params mirrors [params] in config.toml.
+type Params struct {
+	Description string           `toml:"description"`
+	Firm        Firm             `toml:"firm"`
+	Mail        MailParams       `toml:"mail"`
+	Whitepaper  WhitepaperParams `toml:"whitepaper"`
+	Newsletter  NewsletterParams `toml:"newsletter"`
+	Signup      SignupParams     `toml:"signup"`
+}
+
+// Firm describes the publisher; its postal address goes into every email.
+type Firm struct {
+	Name         string `toml:"name"`
+	ShortName    string `toml:"short_name"`
+	Address      string `toml:"address"`
+	Email        string `toml:"email"`
+	Phone        string `toml:"phone"`
+	PrivacyEmail string `toml:"privacy_email"`
+}
+
+// MailParams is the sender identity of every email.
+type MailParams struct {
+	FromName    string `toml:"from_name"`
+	FromAddress string `toml:"from_address"`
+	ReplyTo     string `toml:"reply_to"`
+}
+
+// From formats the sender as an RFC 5322 mailbox.
+func (m MailParams) From() string {
+	if m.FromName == "" {
+		return m.FromAddress
+	}
+	return fmt.Sprintf("%q <%s>", m.FromName, m.FromAddress)
+}
+
+// WhitepaperParams says where the whitepaper source is and whether it is gated.
+type WhitepaperParams struct {
+	Source string `toml:"source"`
+	Gated  bool   `toml:"gated"`
+}
+
+// NewsletterParams controls which guides are sent and how.
+type NewsletterParams struct {
+	Since            time.Time `toml:"-"`
+	FullTextMaxWords int       `toml:"full_text_max_words"`
+	Frequency        string    `toml:"frequency"`
+}
+
+// SignupParams controls the signup form's consent and cross-origin use.
+type SignupParams struct {
+	ConsentVersion string   `toml:"consent_version"`
+	AllowedOrigins []string `toml:"allowed_origins"`
+}
+
+// Env holds the settings that come from the environment.
+type Env struct {
+	// DataDir holds the SQLite database, the outbox and the development secret.
+	DataDir string
+	// Secret signs every link in emails (KB_SECRET). Empty means "generate a
+	// development secret into DataDir" (see LoadSecret).
+	Secret string
+	// DatabaseURL selects the store: empty or sqlite:PATH, or postgres://…
+	DatabaseURL string
+	// SignupRate is the per-IP limit on /api/subscribe, e.g. "10/min", or "off".
+	SignupRate     Rate
+	TrustedProxies []netip.Prefix
+
+	MailgunAPIKey            string
+	MailgunDomain            string
+	MailgunAPIBase           string
+	MailgunWebhookSigningKey string
+}
+
+// Rate is a number of events per period; the zero Rate means unlimited.
+type Rate struct {
+	Events int
+	Per    time.Duration
+}
+
+// Unlimited reports whether no limit applies.
+func (r Rate) Unlimited() bool { return r.Events == 0 }
+
+func (r Rate) String() string {
+	if r.Unlimited() {
+		return "off"
+	}
+	return fmt.Sprintf("%d/%s", r.Events, r.Per)
+}
+
+// DefaultSignupRate is generous for people and tight for scripts.
+var DefaultSignupRate = Rate{Events: 10, Per: time.Minute}
+
+// Load reads root/config.toml and the environment through getenv.
+func Load(root string, getenv func(string) string) (*Config, error) {
+	path := filepath.Join(root, FileName)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read site config: %w", err)
+	}
+	var file struct {
+		BaseURL      string `toml:"baseURL"`
+		Title        string `toml:"title"`
+		LanguageCode string `toml:"languageCode"`
+		Params       struct {
+			Params
+			Newsletter struct {
+				NewsletterParams
+				Since toml.LocalDate `toml:"since"`
+			} `toml:"newsletter"`
+		} `toml:"params"`
+	}
+	if err := toml.Unmarshal(raw, &file); err != nil {
+		var derr *toml.DecodeError
+		if errors.As(err, &derr) {
+			row, col := derr.Position()
+			return nil, fmt.Errorf("%s:%d:%d: %w", path, row, col, err)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg := &Config{
+		Root:         root,
+		BaseURL:      file.BaseURL,
+		Title:        file.Title,
+		LanguageCode: file.LanguageCode,
+		Params:       file.Params.Params,
+	}
+	cfg.Params.Newsletter = file.Params.Newsletter.NewsletterParams
+	if d := file.Params.Newsletter.Since; d.Year != 0 {
+		cfg.Params.Newsletter.Since = time.Date(d.Year, time.Month(d.Month), d.Day, 0, 0, 0, 0, time.UTC)
+	}
+	if cfg.Params.Newsletter.FullTextMaxWords <= 0 {
+		cfg.Params.Newsletter.FullTextMaxWords = 1200
+	}
+	if cfg.Params.Signup.ConsentVersion == "" {
+		cfg.Params.Signup.ConsentVersion = "1"
+	}
+	if cfg.Env, err = loadEnv(getenv); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func (c *Config) validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("baseURL %q must be an absolute URL", c.BaseURL)
+	}
+	if c.Params.Mail.FromAddress == "" {
+		return errors.New("params.mail.from_address is required")
+	}
+	if c.Params.Firm.Name == "" || c.Params.Firm.Address == "" {
+		return errors.New("params.firm.name and params.firm.address are required (every email carries the postal address)")
+	}
+	for _, o := range c.Params.Signup.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			return fmt.Errorf("params.signup.allowed_origins: %q is not an origin like https://example.pl", o)
+		}
+	}
+	return nil
+}
+
+// WithBaseURL returns a copy of c that publishes under baseURL, e.g. a local
+// address for `kb serve`.
+func (c *Config) WithBaseURL(baseURL string) (*Config, error) {
+	cp := *c
+	if !strings.HasSuffix(baseURL, "/") {
+		baseURL += "/"
+	}
+	cp.BaseURL = baseURL
+	if err := cp.validate(); err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
+
+// AbsURL resolves a site path such as "/api/confirm" against the base URL.
+func (c *Config) AbsURL(path string) string {
+	return strings.TrimSuffix(c.BaseURL, "/") + "/" + strings.TrimPrefix(path, "/")
+}
+
+func loadEnv(getenv func(string) string) (Env, error) {
+	env := Env{
+		DataDir:                  getenv("KB_DATA"),
+		Secret:                   getenv("KB_SECRET"),
+		DatabaseURL:              getenv("KB_DATABASE_URL"),
+		MailgunAPIKey:            getenv("MAILGUN_API_KEY"),
+		MailgunDomain:            getenv("MAILGUN_DOMAIN"),
+		MailgunAPIBase:           getenv("MAILGUN_API_BASE"),
+		MailgunWebhookSigningKey: getenv("MAILGUN_WEBHOOK_SIGNING_KEY"),
+		SignupRate:               DefaultSignupRate,
+	}
+	if env.DataDir == "" {
+		env.DataDir = "data"
+	}
+	if env.MailgunAPIKey != "" && env.MailgunDomain == "" {
+		return env, errors.New("MAILGUN_DOMAIN is required when MAILGUN_API_KEY is set")
+	}
+	if env.MailgunAPIBase != "" && !strings.HasSuffix(strings.TrimSuffix(env.MailgunAPIBase, "/"), "/v3") {
+		return env, fmt.Errorf("MAILGUN_API_BASE %q must end in /v3, e.g. https://api.eu.mailgun.net/v3", env.MailgunAPIBase)
+	}
+	if s := getenv("KB_SIGNUP_RATE"); s != "" {
+		r, err := ParseRate(s)
+		if err != nil {
+			return env, fmt.Errorf("KB_SIGNUP_RATE: %w", err)
+		}
+		env.SignupRate = r
+	}
+	if s := getenv("KB_TRUSTED_PROXIES"); s != "" {
+		for _, part := range strings.Split(s, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				addr, aerr := netip.ParseAddr(part)
+				if aerr != nil {
+					return env, fmt.Errorf("KB_TRUSTED_PROXIES: %q is neither a CIDR nor an address", part)
+				}
+				p = netip.PrefixFrom(addr, addr.BitLen())
+			}
+			env.TrustedProxies = append(env.TrustedProxies, p.Masked())
+		}
+	}
+	return env, nil
+}
+
+// ParseRate parses "N/sec", "N/min", "N/hour" (also "s", "m", "h") or "off".
+func ParseRate(s string) (Rate, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "off" || s == "0" {
+		return Rate{}, nil
+	}
+	n, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return Rate{}, fmt.Errorf("%q: want N/sec, N/min, N/hour or off", s)
+	}
+	events, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || events <= 0 {
+		return Rate{}, fmt.Errorf("%q: %q is not a positive number", s, n)
+	}
+	var per time.Duration
+	switch strings.TrimSpace(unit) {
+	case "s", "sec", "second":
+		per = time.Second
+	case "m", "min", "minute":
+		per = time.Minute
+	case "h", "hour":
+		per = time.Hour
+	default:
+		return Rate{}, fmt.Errorf("%q: unit %q is not sec, min or hour", s, unit)
+	}
+	return Rate{Events: events, Per: per}, nil
+}

@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,32 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("verified a token with id %d", c.SubscriberID)
 		}
 	})
+}
+
+func TestLinksVerify(t *testing.T) {
+	s, _ := NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	l := NewLinks(s, "https://wiedza.example.pl/")
+	issued := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		link    string
+		path    string
+		purpose Purpose
+		at      time.Time
+		wantErr error
+	}{
+		{l.Confirm(5, issued), ConfirmPath, Confirm, issued.Add(71 * time.Hour), nil},
+		{l.Confirm(5, issued), ConfirmPath, Confirm, issued.Add(73 * time.Hour), ErrExpired},
+		{l.Unsubscribe(5), UnsubscribePath, Unsubscribe, issued.AddDate(10, 0, 0), nil},
+		{l.Whitepaper(5, issued.Add(WhitepaperTTL)), WhitepaperPath, Whitepaper, issued.Add(6 * 24 * time.Hour), nil},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.link)
+		if err != nil || u.Scheme != "https" || u.Host != "wiedza.example.pl" || u.Path != tt.path {
+			t.Fatalf("link %q: %v", tt.link, err)
+		}
+		c, err := s.Verify(u.Query().Get("token"), tt.purpose, tt.at)
+		if !errors.Is(err, tt.wantErr) || (err == nil && c.SubscriberID != 5) {
+			t.Errorf("%s: claims %+v, err %v; want err %v", tt.link, c, err, tt.wantErr)
+		}
+	}
 }

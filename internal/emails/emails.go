@@ -1,0 +1,296 @@
+// Package emails renders the emails readers get: the signup confirmation,
+// the whitepaper link and the newsletter edition of a guide.
+//
+// Templates are executed and their CSS inlined once, when Templates is
+// built, with placeholder tokens where per-message values go; sending a
+// message only substitutes the link, the greeting and the unsubscribe URL.
+// That keeps the signup path cheap and every message byte-identical apart
+// from what is personal.
+package emails
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/inbucket/html2text"
+	"github.com/vanng822/go-premailer/premailer"
+
+	"github.com/kbpress/kb/internal/config"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// Site is what every email says about its publisher.
+type Site struct {
+	Title           string
+	BaseURL         string
+	FirmName        string
+	FirmAddress     string
+	PrivacyURL      string
+	WhitepaperURL   string
+	WhitepaperTitle string
+	// Location is the time zone used for dates shown to readers.
+	Location *time.Location
+}
+
+// SiteFromConfig describes the site from its configuration.
+func SiteFromConfig(cfg *config.Config, whitepaperTitle string) Site {
+	loc, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		loc = time.UTC
+	}
+	return Site{
+		Title:           cfg.Title,
+		BaseURL:         cfg.BaseURL,
+		FirmName:        cfg.Params.Firm.Name,
+		FirmAddress:     cfg.Params.Firm.Address,
+		PrivacyURL:      cfg.AbsURL("/polityka-prywatnosci/"),
+		WhitepaperURL:   cfg.AbsURL("/biala-ksiega/"),
+		WhitepaperTitle: whitepaperTitle,
+		Location:        loc,
+	}
+}
+
+// Email is a rendered message without its envelope.
+type Email struct {
+	Subject string
+	HTML    string
+	Text    string
+	// Headers are the List-Unsubscribe pair every email to a subscriber carries.
+	Headers map[string]string
+}
+
+// Placeholder tokens: letters only, so neither html/template's escaping nor
+// CSS inlining nor HTML-to-text conversion alters them.
+const (
+	phAction      = "KBPHxACTIONxKBPH"
+	phUnsubscribe = "KBPHxUNSUBxKBPH"
+	phGreeting    = "KBPHxGREETINGxKBPH"
+	phExpires     = "KBPHxEXPIRESxKBPH"
+)
+
+// prepared is a template executed once with placeholders in it.
+type prepared struct {
+	subject string
+	html    string
+	text    string
+}
+
+// view is the data the HTML templates see.
+type view struct {
+	Site           Site
+	Subject        string
+	Preheader      string
+	Greeting       string
+	ActionURL      template.URL
+	UnsubscribeURL template.URL
+	Expires        string
+	WithWhitepaper bool
+
+	// Newsletter only.
+	Guide     guideView
+	Body      template.HTML
+	Truncated bool
+}
+
+type guideView struct {
+	Title       string
+	Description string
+	Permalink   string
+}
+
+// Templates holds the prepared transactional emails.
+type Templates struct {
+	site         Site
+	confirm      prepared
+	confirmWP    prepared
+	whitepaper   prepared
+	whitepaperNX prepared // link that does not expire (free whitepaper)
+	newsletter   *template.Template
+}
+
+// New parses the embedded templates and prepares the transactional emails.
+func New(site Site) (*Templates, error) {
+	if site.Location == nil {
+		site.Location = time.UTC
+	}
+	t := &Templates{site: site}
+	parse := func(name string) (*template.Template, error) {
+		tpl, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("emails: parse %s: %w", name, err)
+		}
+		return tpl, nil
+	}
+	confirm, err := parse("confirm.html")
+	if err != nil {
+		return nil, err
+	}
+	whitepaper, err := parse("whitepaper.html")
+	if err != nil {
+		return nil, err
+	}
+	if t.newsletter, err = parse("newsletter.html"); err != nil {
+		return nil, err
+	}
+	base := view{
+		Site:           site,
+		Greeting:       phGreeting,
+		ActionURL:      phAction,
+		UnsubscribeURL: phUnsubscribe,
+	}
+	confirmSubject := "Potwierdź zapis do newslettera " + site.Title
+	v := base
+	v.Subject, v.Preheader = confirmSubject, "Jedno kliknięcie i gotowe: potwierdź, że chcesz dostawać nowe poradniki."
+	if t.confirm, err = prepare(confirm, v); err != nil {
+		return nil, err
+	}
+	v.WithWhitepaper = true
+	if t.confirmWP, err = prepare(confirm, v); err != nil {
+		return nil, err
+	}
+	v = base
+	v.Subject = "Twoja biała księga: " + site.WhitepaperTitle
+	v.Preheader = "Link do pobrania białej księgi w formacie PDF."
+	v.Expires = phExpires
+	if t.whitepaper, err = prepare(whitepaper, v); err != nil {
+		return nil, err
+	}
+	v.Expires = ""
+	if t.whitepaperNX, err = prepare(whitepaper, v); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// prepare executes tpl, inlines its CSS and derives the text part.
+func prepare(tpl *template.Template, v view) (prepared, error) {
+	var buf bytes.Buffer
+	if err := tpl.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return prepared{}, fmt.Errorf("emails: execute %s: %w", tpl.Name(), err)
+	}
+	htmlOut, err := inlineCSS(buf.String())
+	if err != nil {
+		return prepared{}, fmt.Errorf("emails: inline CSS of %s: %w", tpl.Name(), err)
+	}
+	text, err := textPart(tpl, v)
+	if err != nil {
+		return prepared{}, fmt.Errorf("emails: text part of %s: %w", tpl.Name(), err)
+	}
+	return prepared{subject: v.Subject, html: htmlOut, text: text}, nil
+}
+
+func inlineCSS(doc string) (string, error) {
+	p, err := premailer.NewPremailerFromString(doc, premailer.NewOptions(premailer.WithKeepBangImportant(true)))
+	if err != nil {
+		return "", err
+	}
+	return p.Transform()
+}
+
+// textPart renders the message content and footer (not the preheader or the
+// layout chrome) as plain text.
+func textPart(tpl *template.Template, v view) (string, error) {
+	var buf bytes.Buffer
+	if err := tpl.ExecuteTemplate(&buf, "content", v); err != nil {
+		return "", err
+	}
+	buf.WriteString("\n<hr>\n")
+	if err := tpl.ExecuteTemplate(&buf, "footer", v); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&buf, "<p>%s, %s</p><p>Polityka prywatności: %s</p>",
+		html.EscapeString(v.Site.FirmName), html.EscapeString(v.Site.FirmAddress), html.EscapeString(v.Site.PrivacyURL))
+	if v.UnsubscribeURL != "" {
+		fmt.Fprintf(&buf, "<p>Wypisz się z newslettera: %s</p>", v.UnsubscribeURL)
+	}
+	text, err := html2text.FromString(buf.String(), html2text.Options{PrettyTables: true})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(text) + "\n", nil
+}
+
+// fill substitutes per-message values; html values are escaped here.
+func (p prepared) fill(subject string, vals map[string]string) Email {
+	htmlPairs := make([]string, 0, 2*len(vals))
+	textPairs := make([]string, 0, 2*len(vals))
+	for k, v := range vals {
+		htmlPairs = append(htmlPairs, k, html.EscapeString(v))
+		textPairs = append(textPairs, k, v)
+	}
+	e := Email{
+		Subject: subject,
+		HTML:    strings.NewReplacer(htmlPairs...).Replace(p.html),
+		Text:    strings.NewReplacer(textPairs...).Replace(p.text),
+	}
+	if u := vals[phUnsubscribe]; u != "" {
+		e.Headers = UnsubscribeHeaders(u)
+	}
+	return e
+}
+
+// UnsubscribeHeaders are the RFC 2369 / RFC 8058 one-click headers.
+func UnsubscribeHeaders(unsubscribeURL string) map[string]string {
+	return map[string]string{
+		"List-Unsubscribe":      "<" + unsubscribeURL + ">",
+		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+	}
+}
+
+// Greeting opens a message to name; readers give their name in the
+// nominative, so it is used as given, without guessing the vocative.
+func Greeting(name string) string {
+	if name = strings.TrimSpace(name); name == "" {
+		return "Dzień dobry!"
+	}
+	return "Dzień dobry, " + name + "!"
+}
+
+// Confirmation is the double opt-in email.
+func (t *Templates) Confirmation(name, confirmURL, unsubscribeURL string, withWhitepaper bool) Email {
+	p := t.confirm
+	if withWhitepaper {
+		p = t.confirmWP
+	}
+	return p.fill(p.subject, map[string]string{
+		phGreeting:    Greeting(name),
+		phAction:      confirmURL,
+		phUnsubscribe: unsubscribeURL,
+	})
+}
+
+// Whitepaper is the email with the whitepaper's download link; expires is
+// zero for a link that does not expire.
+func (t *Templates) Whitepaper(name, downloadURL, unsubscribeURL string, expires time.Time) Email {
+	p := t.whitepaperNX
+	vals := map[string]string{
+		phGreeting:    Greeting(name),
+		phAction:      downloadURL,
+		phUnsubscribe: unsubscribeURL,
+	}
+	if !expires.IsZero() {
+		p = t.whitepaper
+		vals[phExpires] = FormatDateTime(expires.In(t.site.Location))
+	}
+	return p.fill(p.subject, vals)
+}
+
+var monthsGenitive = [...]string{"stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca",
+	"lipca", "sierpnia", "września", "października", "listopada", "grudnia"}
+
+// FormatDate formats t the Polish way, e.g. "4 grudnia 2026".
+func FormatDate(t time.Time) string {
+	return fmt.Sprintf("%d %s %d", t.Day(), monthsGenitive[t.Month()-1], t.Year())
+}
+
+// FormatDateTime formats t as e.g. "4 grudnia 2026, godz. 14:05".
+func FormatDateTime(t time.Time) string {
+	return fmt.Sprintf("%s, godz. %02d:%02d", FormatDate(t), t.Hour(), t.Minute())
+}

@@ -1,0 +1,174 @@
+package emails
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"html/template"
+	"net/url"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
+
+	"github.com/kbpress/kb/internal/guide"
+)
+
+// Recipient variables a newsletter email refers to as %recipient.NAME%.
+// Mailgun fills them per recipient; the outbox does the same locally.
+const (
+	VarGreeting     = "greeting"      // plain text, for the text part
+	VarGreetingHTML = "greeting_html" // HTML-escaped, for the HTML part
+	VarUnsubscribe  = "unsubscribe_url"
+)
+
+// RecipientVars are one recipient's values for a newsletter email.
+func RecipientVars(name, unsubscribeURL string) map[string]string {
+	g := Greeting(name)
+	return map[string]string{
+		VarGreeting:     g,
+		VarGreetingHTML: html.EscapeString(g),
+		VarUnsubscribe:  unsubscribeURL,
+	}
+}
+
+// NewsletterOptions control how much of a guide goes into the email.
+type NewsletterOptions struct {
+	// FullTextMaxWords: guides up to this long are sent whole; longer ones
+	// as their opening with a link to read on.
+	FullTextMaxWords int
+	// SummaryWords is roughly how much of a long guide's opening is sent.
+	SummaryWords int
+}
+
+// Newsletter renders guide g as an email whose personal parts are Mailgun
+// recipient variables (%recipient.…%, see RecipientVars).
+//
+// The markdown goes through goldmark with its safe defaults (raw HTML and
+// dangerous URLs dropped); relative links and images become absolute
+// against the guide's page, so they work in a mail client.
+func (t *Templates) Newsletter(g guide.Guide, opts NewsletterOptions) (Email, error) {
+	if opts.FullTextMaxWords <= 0 {
+		opts.FullTextMaxWords = 1200
+	}
+	if opts.SummaryWords <= 0 {
+		opts.SummaryWords = 250
+	}
+	base, err := url.Parse(g.Permalink)
+	if err != nil || !base.IsAbs() {
+		return Email{}, fmt.Errorf("emails: guide %s: permalink %q is not absolute", g.Slug, g.Permalink)
+	}
+	src := []byte(g.Markdown)
+	md := goldmark.New(goldmark.WithExtensions(extension.GFM))
+	doc := md.Parser().Parse(text.NewReader(src))
+	absolutize(doc, base)
+	truncated := false
+	if g.WordCount > opts.FullTextMaxWords {
+		truncated = truncate(doc, src, opts.SummaryWords)
+	}
+	var body bytes.Buffer
+	if err := md.Renderer().Render(&body, src, doc); err != nil {
+		return Email{}, fmt.Errorf("emails: guide %s: render markdown: %w", g.Slug, err)
+	}
+	v := view{
+		Site:           t.site,
+		Subject:        g.Subject(),
+		Preheader:      g.Description,
+		Greeting:       phGreeting,
+		UnsubscribeURL: phUnsubscribe,
+		Guide:          guideView{Title: g.Title, Description: g.Description, Permalink: g.Permalink},
+		Body:           template.HTML(body.String()), // goldmark output in safe mode
+		Truncated:      truncated,
+	}
+	p, err := prepare(t.newsletter, v)
+	if err != nil {
+		return Email{}, fmt.Errorf("emails: guide %s: %w", g.Slug, err)
+	}
+	unsub := "%recipient." + VarUnsubscribe + "%"
+	return Email{
+		Subject: p.subject,
+		HTML: strings.NewReplacer(phGreeting, "%recipient."+VarGreetingHTML+"%",
+			phUnsubscribe, unsub).Replace(p.html),
+		Text: strings.NewReplacer(phGreeting, "%recipient."+VarGreeting+"%",
+			phUnsubscribe, unsub).Replace(p.text),
+		Headers: UnsubscribeHeaders(unsub),
+	}, nil
+}
+
+// Fill substitutes a recipient's variables into e, as Mailgun would; used
+// for the outbox, test sends and previews.
+func (e Email) Fill(vars map[string]string) Email {
+	pairs := make([]string, 0, 2*len(vars))
+	for k, v := range vars {
+		pairs = append(pairs, "%recipient."+k+"%", v)
+	}
+	r := strings.NewReplacer(pairs...)
+	out := Email{Subject: r.Replace(e.Subject), HTML: r.Replace(e.HTML), Text: r.Replace(e.Text)}
+	if e.Headers != nil {
+		out.Headers = make(map[string]string, len(e.Headers))
+		for k, v := range e.Headers {
+			out.Headers[k] = r.Replace(v)
+		}
+	}
+	return out
+}
+
+// absolutize rewrites relative link and image destinations against base.
+func absolutize(doc ast.Node, base *url.URL) {
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch n := n.(type) {
+		case *ast.Link:
+			n.Destination = resolve(base, n.Destination)
+		case *ast.Image:
+			n.Destination = resolve(base, n.Destination)
+		}
+		return ast.WalkContinue, nil
+	})
+}
+
+func resolve(base *url.URL, dest []byte) []byte {
+	u, err := url.Parse(string(dest))
+	if err != nil || u.IsAbs() {
+		return dest // leave as written; goldmark drops dangerous schemes
+	}
+	return []byte(base.ResolveReference(u).String())
+}
+
+// truncate keeps the top-level blocks that make up the first ~words words
+// and reports whether anything was cut.
+func truncate(doc ast.Node, src []byte, words int) bool {
+	count := 0
+	for block := doc.FirstChild(); block != nil; block = block.NextSibling() {
+		if count >= words {
+			// Cut here: drop this block and everything after it.
+			for b := block; b != nil; {
+				next := b.NextSibling()
+				doc.RemoveChild(doc, b)
+				b = next
+			}
+			// A heading with nothing under it would dangle before "read on".
+			for last := doc.LastChild(); last != nil && last.Kind() == ast.KindHeading; last = doc.LastChild() {
+				doc.RemoveChild(doc, last)
+			}
+			return true
+		}
+		count += countWords(block, src)
+	}
+	return false
+}
+
+func countWords(n ast.Node, src []byte) int {
+	total := 0
+	_ = ast.Walk(n, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if t, ok := n.(*ast.Text); ok && entering {
+			total += len(strings.Fields(string(t.Segment.Value(src))))
+		}
+		return ast.WalkContinue, nil
+	})
+	return total
+}

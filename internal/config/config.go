@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -58,12 +59,10 @@ type MailParams struct {
 	ReplyTo     string `toml:"reply_to"`
 }
 
-// From formats the sender as an RFC 5322 mailbox.
+// From formats the sender as an RFC 5322 mailbox (the name RFC 2047-encoded
+// when it is not ASCII).
 func (m MailParams) From() string {
-	if m.FromName == "" {
-		return m.FromAddress
-	}
-	return fmt.Sprintf("%q <%s>", m.FromName, m.FromAddress)
+	return (&mail.Address{Name: m.FromName, Address: m.FromAddress}).String()
 }
 
 // WhitepaperParams says where the whitepaper source is and whether it is gated.

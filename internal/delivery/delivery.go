@@ -1,0 +1,265 @@
+// Package delivery sends the transactional emails queued in the store
+// (confirmation, whitepaper link): a worker inside `kb serve` claims due
+// emails, sends them and records the outcome, retrying with backoff.
+//
+// A signup never waits for the mail provider: the request commits the
+// subscriber and the queued email together, and this worker does the rest.
+// An outage delays emails; it does not lose them, and a restart resumes the
+// queue from the database.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/kbpress/kb/internal/mail"
+	"github.com/kbpress/kb/internal/store"
+)
+
+// Queue is the part of the store the worker uses.
+type Queue interface {
+	ClaimMail(ctx context.Context, worker string, limit int, lease time.Duration, now time.Time) ([]store.QueuedMail, error)
+	MarkMailSent(ctx context.Context, id int64, messageID string, now time.Time) error
+	RetryMail(ctx context.Context, id int64, nextAttempt time.Time, errMsg string) error
+	FailMail(ctx context.Context, id int64, errMsg string, now time.Time) error
+	NextMailDue(ctx context.Context) (time.Time, bool, error)
+}
+
+// Mailer sends one message.
+type Mailer interface {
+	Send(ctx context.Context, m *mail.Message) (id string, err error)
+}
+
+// Composer turns a queued email into the message to send. It returns
+// ErrDrop for an email that must not go out any more (e.g. its link
+// expired before delivery).
+type Composer interface {
+	Compose(q store.QueuedMail, now time.Time) (*mail.Message, error)
+}
+
+// ErrDrop marks a queued email as one to give up on without sending.
+var ErrDrop = errors.New("delivery: email no longer deliverable")
+
+// Options tune the worker; the zero value of a field means its default.
+type Options struct {
+	// Name identifies this worker in leases (several kb serve may run).
+	Name string
+	// Concurrency is how many emails are sent at once (default 8).
+	Concurrency int
+	// ClaimSize is how many emails are claimed at a time (default 64).
+	ClaimSize int
+	// Lease is how long a claim lasts before another worker may take the
+	// email over (default 2 minutes); it must outlast a send's timeout.
+	Lease time.Duration
+	// Poll is the longest the worker sleeps without being notified, so it
+	// notices emails queued by other instances (default 5 seconds).
+	Poll time.Duration
+	// MaxAttempts before an email is given up (default 12: about a day).
+	MaxAttempts int
+	// BaseBackoff is the delay after the first failure, doubled each time up
+	// to MaxBackoff (defaults 30 seconds and 1 hour), with ±20% jitter.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	Logger      *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Name == "" {
+		o.Name = "worker"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.ClaimSize <= 0 {
+		o.ClaimSize = 64
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.Poll <= 0 {
+		o.Poll = 5 * time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 12
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = 30 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Worker delivers queued emails.
+type Worker struct {
+	queue    Queue
+	mailer   Mailer
+	composer Composer
+	opts     Options
+	wake     chan struct{}
+}
+
+// New returns a worker; call Run to start it.
+func New(q Queue, m Mailer, c Composer, opts Options) *Worker {
+	opts.defaults()
+	return &Worker{queue: q, mailer: m, composer: c, opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// Notify tells the worker that an email was queued; it never blocks.
+func (w *Worker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers emails until ctx is done. Errors from the store are logged
+// and retried; Run returns only when ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	log := w.opts.Logger.With("worker", w.opts.Name)
+	storeBackoff := time.Second
+	for {
+		n, err := w.Drain(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := w.opts.Poll
+		if err != nil {
+			log.Error("mail queue", "err", err, "retry_in", storeBackoff)
+			wait = storeBackoff
+			storeBackoff = min(2*storeBackoff, time.Minute)
+		} else {
+			storeBackoff = time.Second
+			if n > 0 {
+				log.Debug("mail queue drained", "sent_or_scheduled", n)
+			}
+			if due, ok, err := w.queue.NextMailDue(ctx); err == nil && ok {
+				if d := due.Sub(w.opts.Now()); d < wait {
+					wait = max(d, 0)
+				}
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-w.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Drain processes due emails until none are left and reports how many it
+// handled (sent, rescheduled or given up).
+func (w *Worker) Drain(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		claimed, err := w.queue.ClaimMail(ctx, w.opts.Name, w.opts.ClaimSize, w.opts.Lease, w.opts.Now())
+		if err != nil {
+			return total, fmt.Errorf("claim queued emails: %w", err)
+		}
+		if len(claimed) == 0 {
+			return total, nil
+		}
+		if err := w.deliverAll(ctx, claimed); err != nil {
+			return total, err
+		}
+		total += len(claimed)
+	}
+}
+
+func (w *Worker) deliverAll(ctx context.Context, claimed []store.QueuedMail) error {
+	sem := make(chan struct{}, w.opts.Concurrency)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for _, q := range claimed {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := w.deliver(ctx, q); err != nil {
+				mu.Lock()
+				firstErr = cmpErr(firstErr, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// deliver sends one email and records the outcome. Only store errors are
+// returned: a send failure is an outcome, recorded on the email.
+func (w *Worker) deliver(ctx context.Context, q store.QueuedMail) error {
+	log := w.opts.Logger.With("mail_id", q.ID, "kind", q.Kind, "attempt", q.Attempts)
+	msg, err := w.composer.Compose(q, w.opts.Now())
+	if err != nil {
+		log.Warn("email dropped", "reason", err)
+		return w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
+	}
+	id, err := w.mailer.Send(ctx, msg)
+	if err == nil {
+		log.Info("email sent", "message_id", id)
+		return w.record(ctx, q.ID, w.queue.MarkMailSent(ctx, q.ID, id, w.opts.Now()))
+	}
+	if ctx.Err() != nil {
+		// Shutting down: leave the claim to expire so a worker takes it again.
+		return nil
+	}
+	if mail.IsPermanent(err) || q.Attempts >= w.opts.MaxAttempts {
+		log.Error("email failed for good", "err", err)
+		return w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
+	}
+	// Temporary or unknown outcome: for a confirmation or a download link a
+	// rare duplicate is better than a lost email, so both are retried.
+	next := w.opts.Now().Add(w.backoff(q.Attempts, mail.RetryAfter(err)))
+	log.Warn("email send failed, will retry", "err", err, "next_attempt", next)
+	return w.record(ctx, q.ID, w.queue.RetryMail(ctx, q.ID, next, err.Error()))
+}
+
+func (w *Worker) record(_ context.Context, id int64, err error) error {
+	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("record outcome of email %d: %w", id, err)
+	}
+	// ErrConflict: another worker took the email over after our lease ran
+	// out and recorded its own outcome. ErrNotFound: the subscriber was
+	// erased meanwhile. Nothing to do either way.
+	return nil
+}
+
+// backoff is the delay before attempt+1: exponential with jitter, never
+// shorter than what the provider asked for.
+func (w *Worker) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := w.opts.BaseBackoff
+	for i := 1; i < attempt && d < w.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.opts.MaxBackoff)
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return max(d, retryAfter)
+}

@@ -1,0 +1,586 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kbpress/kb/internal/mailaddr"
+)
+
+// CampaignState is where a newsletter campaign stands.
+type CampaignState string
+
+const (
+	CampaignPending CampaignState = "pending"
+	CampaignSending CampaignState = "sending"
+	CampaignSent    CampaignState = "sent"
+	CampaignFailed  CampaignState = "failed"
+)
+
+// BatchState is where one batch of a campaign stands. Unknown means a send
+// was attempted and its outcome is not known (timeout, crash): the batch
+// must be reconciled with the mail service's records (ResolveBatch) before
+// anything is sent again.
+type BatchState string
+
+const (
+	BatchPending BatchState = "pending"
+	BatchSending BatchState = "sending"
+	BatchSent    BatchState = "sent"
+	BatchUnknown BatchState = "unknown"
+	BatchFailed  BatchState = "failed"
+)
+
+// RecipientState is where one recipient of a campaign stands.
+type RecipientState string
+
+const (
+	RecipientPending  RecipientState = "pending"
+	RecipientSent     RecipientState = "sent"
+	RecipientResolved RecipientState = "resolved" // found delivered while reconciling an unknown batch
+	RecipientSkipped  RecipientState = "skipped"  // no longer confirmed when their batch came up
+	RecipientFailed   RecipientState = "failed"
+)
+
+// MaxBatchSize is the most recipients Mailgun takes in one batch message.
+const MaxBatchSize = 1000
+
+// CampaignSpec describes a campaign to create.
+type CampaignSpec struct {
+	Slug      string // unique: one campaign per guide
+	Title     string
+	Subject   string
+	TestMode  bool
+	DeliverAt time.Time // zero: as soon as possible
+	BatchSize int       // 0: MaxBatchSize
+}
+
+// Campaign is one newsletter send with its counters.
+type Campaign struct {
+	ID         int64         `json:"id"`
+	Slug       string        `json:"slug"`
+	Title      string        `json:"title"`
+	Subject    string        `json:"subject"`
+	State      CampaignState `json:"state"`
+	TestMode   bool          `json:"test_mode"`
+	DeliverAt  time.Time     `json:"deliver_at,omitzero"`
+	BatchSize  int           `json:"batch_size"`
+	CreatedAt  time.Time     `json:"created_at"`
+	StartedAt  time.Time     `json:"started_at,omitzero"`
+	FinishedAt time.Time     `json:"finished_at,omitzero"`
+	Error      string        `json:"error,omitempty"`
+	Recipients int           `json:"recipients"`
+	Batches    int           `json:"batches"`
+	Sent       int           `json:"sent"`
+	Resolved   int           `json:"resolved"` // delivered, learnt while reconciling unknown batches
+	Skipped    int           `json:"skipped"`
+	Failed     int           `json:"failed"`
+}
+
+// Batch is one batch's metadata.
+type Batch struct {
+	ID         int64      `json:"id"`
+	CampaignID int64      `json:"campaign_id"`
+	Seq        int        `json:"seq"`
+	State      BatchState `json:"state"`
+	Size       int        `json:"size"`
+	Attempts   int        `json:"attempts"`
+	StartedAt  time.Time  `json:"started_at,omitzero"`
+	SentAt     time.Time  `json:"sent_at,omitzero"`
+	MessageID  string     `json:"message_id,omitempty"`
+	Error      string     `json:"error,omitempty"`
+}
+
+// Recipient is one address of a batch to send to.
+type Recipient struct {
+	SubscriberID int64
+	Email        string
+	Name         string
+}
+
+const campaignCols = `id, slug, title, subject, state, test_mode, deliver_at, batch_size, created_at,
+	started_at, finished_at, error, recipients_count, batches_count, sent_count, resolved_count,
+	skipped_count, failed_count`
+
+func scanCampaign(r scanner) (Campaign, error) {
+	var c Campaign
+	err := r.Scan(&c.ID, &c.Slug, &c.Title, &c.Subject, &c.State, &c.TestMode, scanTime(&c.DeliverAt),
+		&c.BatchSize, scanTime(&c.CreatedAt), scanTime(&c.StartedAt), scanTime(&c.FinishedAt), &c.Error,
+		&c.Recipients, &c.Batches, &c.Sent, &c.Resolved, &c.Skipped, &c.Failed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+const batchCols = "id, campaign_id, seq, state, size, attempts, started_at, sent_at, message_id, error"
+
+func scanBatch(r scanner) (Batch, error) {
+	var b Batch
+	err := r.Scan(&b.ID, &b.CampaignID, &b.Seq, &b.State, &b.Size, &b.Attempts,
+		scanTime(&b.StartedAt), scanTime(&b.SentAt), &b.MessageID, &b.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, ErrNotFound
+	}
+	return b, err
+}
+
+func (spec *CampaignSpec) clean() error {
+	spec.Slug = strings.TrimSpace(spec.Slug)
+	spec.Title = strings.TrimSpace(spec.Title)
+	spec.Subject = strings.TrimSpace(spec.Subject)
+	switch {
+	case spec.Slug == "":
+		return fmt.Errorf("%w: campaign slug is empty", ErrInvalidInput)
+	case spec.Subject == "":
+		return fmt.Errorf("%w: campaign subject is empty", ErrInvalidInput)
+	case spec.BatchSize < 0 || spec.BatchSize > MaxBatchSize:
+		return fmt.Errorf("%w: batch size %d is not between 1 and %d", ErrInvalidInput, spec.BatchSize, MaxBatchSize)
+	}
+	if spec.BatchSize == 0 {
+		spec.BatchSize = MaxBatchSize
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"campaign slug", spec.Slug, maxSlugLen}, {"campaign title", spec.Title, maxTitleLen}, {"campaign subject", spec.Subject, maxTitleLen}} {
+		if err := checkText(f.name, f.v, f.max); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateCampaign creates a campaign and fixes its recipients: the confirmed
+// subscribers at this moment, numbered into batches of spec.BatchSize. It
+// is one transaction, and the recipient list is built inside the database,
+// so memory does not grow with the number of subscribers. A slug that
+// already has a campaign gives ErrCampaignExists.
+func (s *Store) CreateCampaign(ctx context.Context, spec CampaignSpec, now time.Time) (Campaign, error) {
+	if err := spec.clean(); err != nil {
+		return Campaign{}, err
+	}
+	now = norm(now)
+	var c Campaign
+	err := s.tx(ctx, func(t *txn) error {
+		var id int64
+		err := t.queryRow(`INSERT INTO campaigns (slug, title, subject, state, test_mode, deliver_at, batch_size, created_at)
+			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING RETURNING id`,
+			spec.Slug, spec.Title, spec.Subject, spec.TestMode, dbTime(norm(spec.DeliverAt)), spec.BatchSize, dbTime(now)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %q", ErrCampaignExists, spec.Slug)
+		}
+		if err != nil {
+			return err
+		}
+		recipients, err := affected(t.exec(`INSERT INTO campaign_recipients (campaign_id, subscriber_id, batch_seq, email, name, state)
+			SELECT CAST(? AS BIGINT), id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / CAST(? AS BIGINT), email, name, 'pending'
+			FROM subscribers WHERE status = 'confirmed'`, id, spec.BatchSize))
+		if err != nil {
+			return fmt.Errorf("fix recipients: %w", err)
+		}
+		batches, err := affected(t.exec(`INSERT INTO campaign_batches (campaign_id, seq, state, size, attempts)
+			SELECT campaign_id, batch_seq, 'pending', COUNT(*), 0
+			FROM campaign_recipients WHERE campaign_id = ? GROUP BY campaign_id, batch_seq`, id))
+		if err != nil {
+			return fmt.Errorf("create batches: %w", err)
+		}
+		if _, err := t.exec("UPDATE campaigns SET recipients_count = ?, batches_count = ? WHERE id = ?",
+			recipients, batches, id); err != nil {
+			return err
+		}
+		c, err = scanCampaign(t.queryRow("SELECT "+campaignCols+" FROM campaigns WHERE id = ?", id))
+		return err
+	})
+	if err != nil {
+		return Campaign{}, fmt.Errorf("store: create campaign %q: %w", spec.Slug, err)
+	}
+	return c, nil
+}
+
+// Campaign returns campaign id, or ErrNotFound.
+func (s *Store) Campaign(ctx context.Context, id int64) (Campaign, error) {
+	c, err := scanCampaign(s.queryRow(ctx, "SELECT "+campaignCols+" FROM campaigns WHERE id = ?", id))
+	if err != nil {
+		return Campaign{}, fmt.Errorf("store: campaign %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// CampaignBySlug returns the campaign for slug, or ErrNotFound.
+func (s *Store) CampaignBySlug(ctx context.Context, slug string) (Campaign, error) {
+	c, err := scanCampaign(s.queryRow(ctx, "SELECT "+campaignCols+" FROM campaigns WHERE slug = ?", slug))
+	if err != nil {
+		return Campaign{}, fmt.Errorf("store: campaign %q: %w", slug, err)
+	}
+	return c, nil
+}
+
+// Campaigns lists every campaign, oldest first.
+func (s *Store) Campaigns(ctx context.Context) ([]Campaign, error) {
+	return s.campaigns(ctx, "SELECT "+campaignCols+" FROM campaigns ORDER BY id")
+}
+
+// UnfinishedCampaigns lists campaigns still pending or sending, oldest first.
+func (s *Store) UnfinishedCampaigns(ctx context.Context) ([]Campaign, error) {
+	return s.campaigns(ctx, "SELECT "+campaignCols+" FROM campaigns WHERE state IN ('pending', 'sending') ORDER BY id")
+}
+
+func (s *Store) campaigns(ctx context.Context, q string) ([]Campaign, error) {
+	rows, err := s.query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	defer rows.Close()
+	var list []Campaign
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: campaigns: %w", err)
+		}
+		list = append(list, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	return list, nil
+}
+
+// Batches lists the batches of a campaign in order.
+func (s *Store) Batches(ctx context.Context, campaignID int64) ([]Batch, error) {
+	rows, err := s.query(ctx, "SELECT "+batchCols+" FROM campaign_batches WHERE campaign_id = ? ORDER BY seq", campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("store: batches of campaign %d: %w", campaignID, err)
+	}
+	defer rows.Close()
+	var list []Batch
+	for rows.Next() {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: batches of campaign %d: %w", campaignID, err)
+		}
+		list = append(list, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: batches of campaign %d: %w", campaignID, err)
+	}
+	return list, nil
+}
+
+// Batch returns batch id, or ErrNotFound.
+func (s *Store) Batch(ctx context.Context, id int64) (Batch, error) {
+	b, err := scanBatch(s.queryRow(ctx, "SELECT "+batchCols+" FROM campaign_batches WHERE id = ?", id))
+	if err != nil {
+		return Batch{}, fmt.Errorf("store: batch %d: %w", id, err)
+	}
+	return b, nil
+}
+
+// skipIneligible marks the batch's pending recipients who are no longer
+// confirmed (unsubscribed, bounced, complained or erased since the campaign
+// was created) as skipped.
+func skipIneligible(t *txn, campaignID int64, seq int) error {
+	n, err := affected(t.exec(`UPDATE campaign_recipients SET state = 'skipped'
+		WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending'
+		AND NOT EXISTS (SELECT 1 FROM subscribers s
+			WHERE s.id = campaign_recipients.subscriber_id AND s.status = 'confirmed')`, campaignID, seq))
+	if err != nil || n == 0 {
+		return err
+	}
+	_, err = t.exec("UPDATE campaigns SET skipped_count = skipped_count + ? WHERE id = ?", n, campaignID)
+	return err
+}
+
+// lockBatch reads a batch's place and state, locked until the transaction
+// ends.
+func lockBatch(t *txn, batchID int64) (campaignID int64, seq int, state BatchState, err error) {
+	err = t.queryRow("SELECT campaign_id, seq, state FROM campaign_batches WHERE id = ?"+t.d.forUpdate, batchID).
+		Scan(&campaignID, &seq, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	return campaignID, seq, state, err
+}
+
+// BatchRecipients returns the recipients of batch id still to be sent to,
+// after marking those no longer confirmed as skipped.
+func (s *Store) BatchRecipients(ctx context.Context, batchID int64) ([]Recipient, error) {
+	var list []Recipient
+	err := s.tx(ctx, func(t *txn) error {
+		list = list[:0]
+		campaignID, seq, _, err := lockBatch(t, batchID)
+		if err != nil {
+			return err
+		}
+		if err := skipIneligible(t, campaignID, seq); err != nil {
+			return err
+		}
+		rows, err := t.query(`SELECT subscriber_id, email, name FROM campaign_recipients
+			WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending' ORDER BY subscriber_id`, campaignID, seq)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r Recipient
+			if err := rows.Scan(&r.SubscriberID, &r.Email, &r.Name); err != nil {
+				return err
+			}
+			list = append(list, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: recipients of batch %d: %w", batchID, err)
+	}
+	return list, nil
+}
+
+// guard turns a guarded UPDATE that changed nothing into ErrNotFound or
+// ErrConflict naming the state found.
+func guard(t *txn, n int64, table, noun string, id int64, want string) error {
+	if n == 1 {
+		return nil
+	}
+	var state string
+	err := t.queryRow("SELECT state FROM "+table+" WHERE id = ?", id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s %d is %s, want %s", ErrConflict, noun, id, state, want)
+}
+
+// StartBatch moves a pending or unknown batch to sending and counts the
+// attempt.
+func (s *Store) StartBatch(ctx context.Context, batchID int64, now time.Time) error {
+	err := s.tx(ctx, func(t *txn) error {
+		n, err := affected(t.exec(`UPDATE campaign_batches SET state = 'sending', attempts = attempts + 1, started_at = ?
+			WHERE id = ? AND state IN ('pending', 'unknown')`, dbTime(norm(now)), batchID))
+		if err != nil {
+			return err
+		}
+		return guard(t, n, "campaign_batches", "batch", batchID, "pending or unknown")
+	})
+	if err != nil {
+		return fmt.Errorf("store: start batch %d: %w", batchID, err)
+	}
+	return nil
+}
+
+// FinishBatch records that the mail service accepted the batch: it and its
+// pending recipients become sent.
+func (s *Store) FinishBatch(ctx context.Context, batchID int64, messageID string, now time.Time) error {
+	now = norm(now)
+	err := s.tx(ctx, func(t *txn) error {
+		campaignID, seq, _, err := lockBatch(t, batchID)
+		if err != nil {
+			return err
+		}
+		n, err := affected(t.exec(`UPDATE campaign_batches SET state = 'sent', sent_at = ?, message_id = ?, error = ''
+			WHERE id = ? AND state = 'sending'`, dbTime(now), sanitize(messageID, maxMessageID), batchID))
+		if err != nil {
+			return err
+		}
+		if err := guard(t, n, "campaign_batches", "batch", batchID, "sending"); err != nil {
+			return err
+		}
+		n, err = affected(t.exec(`UPDATE campaign_recipients SET state = 'sent', sent_at = ?
+			WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending'`, dbTime(now), campaignID, seq))
+		if err != nil {
+			return err
+		}
+		_, err = t.exec("UPDATE campaigns SET sent_count = sent_count + ? WHERE id = ?", n, campaignID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish batch %d: %w", batchID, err)
+	}
+	return nil
+}
+
+// MarkBatchUnknown records that a send of the batch may or may not have
+// reached the mail service.
+func (s *Store) MarkBatchUnknown(ctx context.Context, batchID int64, errMsg string) error {
+	err := s.tx(ctx, func(t *txn) error {
+		n, err := affected(t.exec(`UPDATE campaign_batches SET state = 'unknown', error = ?
+			WHERE id = ? AND state = 'sending'`, sanitize(errMsg, maxErrorLen), batchID))
+		if err != nil {
+			return err
+		}
+		return guard(t, n, "campaign_batches", "batch", batchID, "sending")
+	})
+	if err != nil {
+		return fmt.Errorf("store: mark batch %d unknown: %w", batchID, err)
+	}
+	return nil
+}
+
+// ResolveBatch reconciles an unknown batch with the addresses the mail
+// service reports as accepted: those recipients become resolved. If no one
+// is left to send to, the batch is sent; otherwise it is pending again, so
+// that only the rest is sent. It returns how many were resolved now and how
+// many remain.
+func (s *Store) ResolveBatch(ctx context.Context, batchID int64, accepted []string, now time.Time) (resolved, remaining int, err error) {
+	now = norm(now)
+	keys := make(map[string]bool, len(accepted))
+	for _, a := range accepted {
+		if email, err := mailaddr.Parse(a); err == nil {
+			keys[mailaddr.Key(email)] = true
+		}
+	}
+	err = s.tx(ctx, func(t *txn) error {
+		resolved, remaining = 0, 0
+		campaignID, seq, state, err := lockBatch(t, batchID)
+		if err != nil {
+			return err
+		}
+		if state != BatchUnknown {
+			return fmt.Errorf("%w: batch %d is %s, want unknown", ErrConflict, batchID, state)
+		}
+		if err := skipIneligible(t, campaignID, seq); err != nil {
+			return err
+		}
+		rows, err := t.query(`SELECT subscriber_id, email FROM campaign_recipients
+			WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending'`, campaignID, seq)
+		if err != nil {
+			return err
+		}
+		var found []int64
+		for rows.Next() {
+			var id int64
+			var email string
+			if err := rows.Scan(&id, &email); err != nil {
+				rows.Close()
+				return err
+			}
+			if keys[mailaddr.Key(email)] {
+				found = append(found, id)
+			} else {
+				remaining++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range found {
+			if _, err := t.exec(`UPDATE campaign_recipients SET state = 'resolved', sent_at = ?
+				WHERE campaign_id = ? AND subscriber_id = ?`, dbTime(now), campaignID, id); err != nil {
+				return err
+			}
+		}
+		resolved = len(found)
+		if _, err := t.exec("UPDATE campaigns SET resolved_count = resolved_count + ? WHERE id = ?", resolved, campaignID); err != nil {
+			return err
+		}
+		var n int64
+		if remaining == 0 {
+			n, err = affected(t.exec("UPDATE campaign_batches SET state = 'sent', sent_at = ? WHERE id = ? AND state = 'unknown'",
+				dbTime(now), batchID))
+		} else {
+			n, err = affected(t.exec("UPDATE campaign_batches SET state = 'pending' WHERE id = ? AND state = 'unknown'", batchID))
+		}
+		if err != nil {
+			return err
+		}
+		return guard(t, n, "campaign_batches", "batch", batchID, "unknown")
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: resolve batch %d: %w", batchID, err)
+	}
+	return resolved, remaining, nil
+}
+
+// FailBatch gives up on a batch that is not sent yet; its pending
+// recipients become failed.
+func (s *Store) FailBatch(ctx context.Context, batchID int64, errMsg string) error {
+	err := s.tx(ctx, func(t *txn) error {
+		campaignID, seq, _, err := lockBatch(t, batchID)
+		if err != nil {
+			return err
+		}
+		n, err := affected(t.exec(`UPDATE campaign_batches SET state = 'failed', error = ?
+			WHERE id = ? AND state IN ('pending', 'sending', 'unknown')`, sanitize(errMsg, maxErrorLen), batchID))
+		if err != nil {
+			return err
+		}
+		if err := guard(t, n, "campaign_batches", "batch", batchID, "pending, sending or unknown"); err != nil {
+			return err
+		}
+		n, err = affected(t.exec(`UPDATE campaign_recipients SET state = 'failed'
+			WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending'`, campaignID, seq))
+		if err != nil {
+			return err
+		}
+		_, err = t.exec("UPDATE campaigns SET failed_count = failed_count + ? WHERE id = ?", n, campaignID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: fail batch %d: %w", batchID, err)
+	}
+	return nil
+}
+
+// StartCampaign moves a pending campaign to sending.
+func (s *Store) StartCampaign(ctx context.Context, id int64, now time.Time) error {
+	err := s.tx(ctx, func(t *txn) error {
+		n, err := affected(t.exec(`UPDATE campaigns SET state = 'sending', started_at = ?
+			WHERE id = ? AND state = 'pending'`, dbTime(norm(now)), id))
+		if err != nil {
+			return err
+		}
+		return guard(t, n, "campaigns", "campaign", id, "pending")
+	})
+	if err != nil {
+		return fmt.Errorf("store: start campaign %d: %w", id, err)
+	}
+	return nil
+}
+
+// FinishCampaign moves a sending campaign to sent once none of its batches
+// is pending, sending or unknown.
+func (s *Store) FinishCampaign(ctx context.Context, id int64, now time.Time) error {
+	err := s.tx(ctx, func(t *txn) error {
+		var open int
+		if err := t.queryRow(`SELECT COUNT(*) FROM campaign_batches
+			WHERE campaign_id = ? AND state IN ('pending', 'sending', 'unknown')`, id).Scan(&open); err != nil {
+			return err
+		}
+		if open > 0 {
+			return fmt.Errorf("%w: campaign %d has %d unfinished batches", ErrConflict, id, open)
+		}
+		n, err := affected(t.exec(`UPDATE campaigns SET state = 'sent', finished_at = ?
+			WHERE id = ? AND state = 'sending'`, dbTime(norm(now)), id))
+		if err != nil {
+			return err
+		}
+		return guard(t, n, "campaigns", "campaign", id, "sending")
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish campaign %d: %w", id, err)
+	}
+	return nil
+}
+
+// FailCampaign gives up on a pending or sending campaign.
+func (s *Store) FailCampaign(ctx context.Context, id int64, errMsg string, now time.Time) error {
+	err := s.tx(ctx, func(t *txn) error {
+		n, err := affected(t.exec(`UPDATE campaigns SET state = 'failed', error = ?, finished_at = ?
+			WHERE id = ? AND state IN ('pending', 'sending')`, sanitize(errMsg, maxErrorLen), dbTime(norm(now)), id))
+		if err != nil {
+			return err
+		}
+		return guard(t, n, "campaigns", "campaign", id, "pending or sending")
+	})
+	if err != nil {
+		return fmt.Errorf("store: fail campaign %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LockedError says who holds a lock; errors.Is(err, ErrLocked) is true.
+type LockedError struct {
+	Name   string
+	Holder string
+	Since  time.Time // zero if unknown
+}
+
+func (e *LockedError) Error() string {
+	if e.Holder == "" {
+		return fmt.Sprintf("store: lock %q is held by another process", e.Name)
+	}
+	return fmt.Sprintf("store: lock %q is held by %s since %s", e.Name, e.Holder, e.Since.Format(time.RFC3339))
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// ErrLockLost is returned by a release function when the lock had been
+// taken over meanwhile (the SQLite lease ran out while the holder stalled).
+var ErrLockLost = errors.New("store: lock was lost while held")
+
+const (
+	sendLockName = "send"
+	// sendLockKey is the PostgreSQL advisory lock key for `kb send`
+	// ("kbsend" in ASCII).
+	sendLockKey int64 = 0x6b6273656e64
+)
+
+// AcquireSendLock makes sure at most one `kb send` works on this database at
+// a time. holder names the process in the error others get (ErrLocked).
+// The returned function releases the lock; call it exactly once.
+//
+// PostgreSQL: a session advisory lock on a connection kept for the purpose,
+// so it also ends if the process dies. SQLite: a lease row renewed by a
+// goroutine every third of the lease (WithLockLease), which another
+// process may take over once it has run out.
+func (s *Store) AcquireSendLock(ctx context.Context, holder string) (release func(context.Context) error, err error) {
+	if err := checkText("lock holder", holder, maxHolderLen); err != nil || holder == "" {
+		return nil, fmt.Errorf("%w: lock holder must be a short non-empty name", ErrInvalidInput)
+	}
+	if s.d.name == dialectPostgres {
+		return s.acquireAdvisory(ctx, sendLockName, sendLockKey, holder)
+	}
+	return s.acquireLease(ctx, sendLockName, holder)
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Store) lockedError(ctx context.Context, name string) error {
+	e := &LockedError{Name: name}
+	err := s.queryRow(ctx, "SELECT holder, acquired_at FROM locks WHERE name = ?", name).Scan(&e.Holder, scanTime(&e.Since))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return errors.Join(e, err)
+	}
+	return e
+}
+
+func (s *Store) acquireLease(ctx context.Context, name, holder string) (func(context.Context) error, error) {
+	token := randomToken()
+	var taken bool
+	err := s.tx(ctx, func(t *txn) error {
+		now := time.Now()
+		n, err := affected(t.exec(`INSERT INTO locks (name, holder, token, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+				acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+			WHERE locks.expires_at <= ?`,
+			name, holder, token, dbTime(now), dbTime(now.Add(s.lockLease)), dbTime(now)))
+		taken = n == 1
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
+	}
+	if !taken {
+		return nil, s.lockedError(ctx, name)
+	}
+	var lost atomic.Bool
+	hbCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(s.lockLease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-tick.C:
+			}
+			err := s.renewLease(hbCtx, name, token)
+			switch {
+			case errors.Is(err, ErrLockLost):
+				lost.Store(true)
+				s.log.Error("lock lease lost", "lock", name, "holder", holder)
+				return
+			case err != nil && hbCtx.Err() == nil:
+				// Try again at the next tick; the lease outlives two misses.
+				s.log.Warn("cannot renew lock lease", "lock", name, "err", err)
+			}
+		}
+	}()
+	var once sync.Once
+	var relErr error
+	return func(ctx context.Context) error {
+		once.Do(func() {
+			stop()
+			<-done
+			var n int64
+			err := s.tx(ctx, func(t *txn) error {
+				var err error
+				n, err = affected(t.exec("DELETE FROM locks WHERE name = ? AND token = ?", name, token))
+				return err
+			})
+			switch {
+			case err != nil:
+				relErr = fmt.Errorf("store: release lock %q: %w", name, err)
+			case n == 0 || lost.Load():
+				relErr = fmt.Errorf("store: release lock %q: %w", name, ErrLockLost)
+			}
+		})
+		return relErr
+	}, nil
+}
+
+// renewLease extends the lease held under token, or reports ErrLockLost.
+func (s *Store) renewLease(ctx context.Context, name, token string) error {
+	var n int64
+	err := s.tx(ctx, func(t *txn) error {
+		var err error
+		n, err = affected(t.exec("UPDATE locks SET expires_at = ? WHERE name = ? AND token = ?",
+			dbTime(time.Now().Add(s.lockLease)), name, token))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrLockLost
+	}
+	return nil
+}
+
+func (s *Store) acquireAdvisory(ctx context.Context, name string, key int64, holder string) (func(context.Context) error, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
+	}
+	if !ok {
+		conn.Close()
+		return nil, s.lockedError(ctx, name)
+	}
+	// The row only tells others who holds the lock; the advisory lock is
+	// what excludes them.
+	token := randomToken()
+	now := time.Now()
+	if _, err := conn.ExecContext(ctx, `INSERT INTO locks (name, holder, token, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $4)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+			acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+		name, holder, token, now.UnixMicro()); err != nil {
+		discardConn(conn)
+		return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
+	}
+	var once sync.Once
+	var relErr error
+	return func(ctx context.Context) error {
+		once.Do(func() {
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, "DELETE FROM locks WHERE name = $1 AND token = $2", name, token); err != nil {
+				relErr = err
+			}
+			var unlocked bool
+			if err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&unlocked); err != nil || !unlocked {
+				// Never hand a connection that may still hold the lock back
+				// to the pool.
+				discardConn(conn)
+				if err == nil {
+					err = ErrLockLost
+				}
+				relErr = errors.Join(relErr, err)
+			}
+			if relErr != nil {
+				relErr = fmt.Errorf("store: release lock %q: %w", name, relErr)
+			}
+		})
+		return relErr
+	}, nil
+}
+
+// discardConn closes conn's underlying connection instead of pooling it.
+func discardConn(conn *sql.Conn) {
+	conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
+}

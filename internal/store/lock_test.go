@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// eachDSN runs fn with a fresh database of each backend, so a test can open
+// it twice, as two processes would.
+func eachDSN(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite:"+filepath.Join(t.TempDir(), "kb.db")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, testPostgresDSN(t)) })
+}
+
+func openDSN(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(ctxT(t), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestSendLockExcludesOtherProcesses(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		ctx := ctxT(t)
+		a, b := openDSN(t, dsn), openDSN(t, dsn)
+		releaseA, err := a.AcquireSendLock(ctx, "kb send (pid 100)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []*Store{a, b} { // neither another process nor the same one
+			_, err := s.AcquireSendLock(ctx, "kb send (pid 200)")
+			var locked *LockedError
+			if !errors.Is(err, ErrLocked) || !errors.As(err, &locked) || locked.Holder != "kb send (pid 100)" || locked.Since.IsZero() {
+				t.Fatalf("second acquire: %v, want ErrLocked naming pid 100", err)
+			}
+		}
+		if err := releaseA(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := releaseA(ctx); err != nil {
+			t.Errorf("second release: %v", err)
+		}
+		releaseB, err := b.AcquireSendLock(ctx, "kb send (pid 200)")
+		if err != nil {
+			t.Fatalf("acquire after release: %v", err)
+		}
+		if err := releaseB(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.AcquireSendLock(ctx, ""); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("empty holder: %v", err)
+		}
+	})
+}
+
+// Of many processes racing for the lock, exactly one gets it.
+func TestSendLockRace(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		stores := []*Store{openDSN(t, dsn), openDSN(t, dsn), openDSN(t, dsn)}
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			won      int
+			releases []func(context.Context) error
+		)
+		for i := range 12 {
+			wg.Go(func() {
+				rel, err := stores[i%len(stores)].AcquireSendLock(ctxT(t), fmt.Sprint("racer", i))
+				switch {
+				case err == nil:
+					mu.Lock()
+					won++
+					releases = append(releases, rel)
+					mu.Unlock()
+				case !errors.Is(err, ErrLocked):
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Errorf("%d processes hold the lock, want 1", won)
+		}
+		for _, rel := range releases {
+			rel(ctxT(t))
+		}
+	})
+}
+
+// SQLite: a lease whose holder stopped renewing it can be taken over, and
+// the old holder learns that it lost the lock.
+func TestSQLiteLeaseTakeover(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "kb.db")
+	a, b := openDSN(t, dsn), openDSN(t, dsn)
+	ctx := ctxT(t)
+	releaseA, err := a.AcquireSendLock(ctx, "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var token string
+	var expires int64
+	a.queryRow(ctx, "SELECT token, expires_at FROM locks WHERE name = 'send'").Scan(&token, &expires)
+	if err := a.renewLease(ctx, "send", token); err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	var renewed int64
+	a.queryRow(ctx, "SELECT expires_at FROM locks WHERE name = 'send'").Scan(&renewed)
+	if renewed < expires {
+		t.Errorf("renewal moved the lease from %d back to %d", expires, renewed)
+	}
+	// A stalls past its lease (simulated by ageing the row).
+	if err := a.tx(ctx, func(t *txn) error {
+		_, err := t.exec("UPDATE locks SET expires_at = ? WHERE name = 'send'", time.Now().Add(-time.Second).UnixMicro())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	releaseB, err := b.AcquireSendLock(ctx, "B")
+	if err != nil {
+		t.Fatalf("take over an expired lease: %v", err)
+	}
+	if err := a.renewLease(ctx, "send", token); !errors.Is(err, ErrLockLost) {
+		t.Errorf("renewing a lost lease: %v, want ErrLockLost", err)
+	}
+	if err := releaseA(ctx); !errors.Is(err, ErrLockLost) {
+		t.Errorf("releasing a lost lock: %v, want ErrLockLost", err)
+	}
+	if _, err := a.AcquireSendLock(ctx, "A again"); !errors.Is(err, ErrLocked) {
+		t.Errorf("A's release must not free B's lock: %v", err)
+	}
+	if err := releaseB(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenRejectsShortLease(t *testing.T) {
+	if _, err := Open(ctxT(t), "sqlite:"+filepath.Join(t.TempDir(), "kb.db"), WithLockLease(time.Millisecond)); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("lease of 1ms: %v", err)
+	}
+}

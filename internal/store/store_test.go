@@ -2,18 +2,16 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kbpress/kb/internal/pgtest"
 )
 
 // t0 has sub-second digits down to the microsecond, to catch any loss of
@@ -48,52 +46,9 @@ func openTestPostgres(t testing.TB, opts ...Option) *Store {
 	return s
 }
 
-var (
-	pgAdminOnce sync.Once
-	pgAdmin     *sql.DB
-	pgAdminErr  error
-)
-
-// testPostgresDSN creates a database with a random name on the server named
-// by KB_TEST_POSTGRES and drops it when the test ends.
-func testPostgresDSN(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("KB_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("KB_TEST_POSTGRES is not set, but CI is: the PostgreSQL variant must run in CI " +
-				"(set it to a server where the tests may CREATE DATABASE)")
-		}
-		t.Skip("KB_TEST_POSTGRES is not set: skipping the PostgreSQL variant " +
-			"(e.g. export KB_TEST_POSTGRES='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable')")
-	}
-	pgAdminOnce.Do(func() {
-		pgAdmin, pgAdminErr = sql.Open("pgx", base)
-		if pgAdminErr == nil {
-			pgAdmin.SetMaxOpenConns(2)
-		}
-	})
-	if pgAdminErr != nil {
-		t.Fatalf("KB_TEST_POSTGRES: %v", pgAdminErr)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "kbtest_" + hex.EncodeToString(b)
-	if _, err := pgAdmin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := pgAdmin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("KB_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// testPostgresDSN creates a fresh database on the server named by
+// KB_TEST_POSTGRES and drops it when the test ends.
+func testPostgresDSN(t testing.TB) string { return pgtest.DSN(t) }
 
 // helpers
 

@@ -1,0 +1,303 @@
+package newsletter
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver, for seeding
+	_ "modernc.org/sqlite"             // the sqlite driver, for seeding
+
+	"github.com/kbpress/kb/internal/guide"
+	"github.com/kbpress/kb/internal/mail"
+	"github.com/kbpress/kb/internal/mailguntest"
+	"github.com/kbpress/kb/internal/pgtest"
+	"github.com/kbpress/kb/internal/store"
+	"github.com/kbpress/kb/internal/token"
+)
+
+var bench1M = flag.Bool("newsletter.1m", false, "also run BenchmarkSend1M (a million subscribers; minutes)")
+
+const (
+	envFakeLatency = "KB_NEWSLETTER_TEST_LATENCY"
+	benchLatency   = 20 * time.Millisecond
+	benchWorkers   = 4
+)
+
+// BenchmarkSend100k sends one guide to 100,000 confirmed subscribers
+// through the real Mailgun client to a fake Mailgun in another process that
+// answers each call after 20 ms, four calls in flight.
+//
+//	go test -run '^$' -bench Send100k -benchtime 1x ./internal/newsletter
+//	go test -run '^$' -bench Send1M -benchtime 1x -newsletter.1m ./internal/newsletter
+func BenchmarkSend100k(b *testing.B) { benchSend(b, 100_000) }
+
+// BenchmarkSend1M is BenchmarkSend100k with a million subscribers; memory
+// must stay where it is at 100k.
+func BenchmarkSend1M(b *testing.B) {
+	if !*bench1M {
+		b.Skip("a million subscribers take minutes: run with -newsletter.1m")
+	}
+	benchSend(b, 1_000_000)
+}
+
+func benchSend(b *testing.B, n int) {
+	b.Run("sqlite", func(b *testing.B) {
+		benchSendOn(b, n, backend{name: "sqlite", dsn: "sqlite:" + filepath.Join(b.TempDir(), "kb.db")})
+	})
+	b.Run("postgres", func(b *testing.B) {
+		benchSendOn(b, n, backend{name: "postgres", dsn: pgtest.DSN(b)})
+	})
+}
+
+func benchSendOn(b *testing.B, n int, be backend) {
+	st := be.open(b)
+	seedFast(b, be, n)
+	publish := b.TempDir()
+	tpl, signer, err := testTemplates()
+	if err != nil {
+		b.Fatal(err)
+	}
+	api, stats := startFakeMailgun(b, benchLatency)
+	mg, err := mail.NewMailgun(mail.MailgunConfig{Domain: mailguntest.DefaultDomain, APIKey: mailguntest.DefaultAPIKey,
+		APIBase: api, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ct := &countingTransport{Transport: mg}
+	ts := &timedStore{Store: st}
+	s := New(ts, ct, tpl, token.NewLinks(signer, testBaseURL), Options{
+		From: testFrom, Concurrency: benchWorkers, Settle: -1,
+		Logger: slog.New(slog.DiscardHandler), Holder: "bench",
+	})
+
+	// Measure the process's peak RSS from here on (Linux), not the seeding
+	// or an earlier sub-benchmark.
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak := samplePeakHeap()
+
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		g := testGuide(fmt.Sprintf("bench-%d", i), 1)
+		writePage(b, publish, g)
+		sum, err := s.Run(context.Background(), []guide.Guide{g}, publish)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if c := sum.Campaigns[0]; c.Sent != n {
+			b.Fatalf("sent %d of %d", c.Sent, n)
+		}
+	}
+	wall := time.Since(start)
+	b.StopTimer()
+	peakHeap := peak()
+
+	st2 := stats()
+	if st2.Accepted != int(ct.calls.Load()) || st2.Recipients != n*b.N || st2.Distinct != n || st2.MaxPerAddress != b.N {
+		b.Errorf("fake Mailgun: %+v; want %d calls, %d recipients, %d distinct, each %d times", st2, ct.calls.Load(), n*b.N, n, b.N)
+	}
+	calls := float64(ct.calls.Load()) / float64(b.N)
+	perRun := wall.Seconds() / float64(b.N)
+	floor := calls * benchLatency.Seconds() / benchWorkers
+	b.ReportMetric(perRun, "wall-s/op")
+	b.ReportMetric(ts.create.Seconds()/float64(b.N), "create-campaign-s/op")
+	b.ReportMetric(calls, "calls/op")
+	b.ReportMetric(floor, "floor-s/op")
+	b.ReportMetric(perRun/floor, "x-floor")
+	b.ReportMetric(float64(n)/perRun, "recipients/s")
+	b.ReportMetric(float64(base.HeapInuse)/(1<<20), "base-heap-MiB")
+	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(vmHWM())/(1<<10), "VmHWM-MiB")
+}
+
+// seedFast inserts n confirmed subscribers with one statement.
+func seedFast(b *testing.B, be backend, n int) {
+	b.Helper()
+	driver, dsn := "pgx", be.dsn
+	if be.name == "sqlite" {
+		driver, dsn = "sqlite", strings.TrimPrefix(be.dsn, "sqlite:")+"?_pragma=busy_timeout(10000)"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	now := strconv.FormatInt(time.Now().UnixMicro(), 10)
+	q := `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ` + strconv.Itoa(n) + `)
+		INSERT INTO subscribers (email, email_key, name, status, created_at, updated_at, confirmed_at)
+		SELECT 'user' || i || '@example.com', 'user' || i || '@example.com', 'Czytelnik ' || i, 'confirmed', ` +
+		now + `, ` + now + `, ` + now + ` FROM seq`
+	start := time.Now()
+	if _, err := db.Exec(q); err != nil {
+		b.Fatalf("seed %d subscribers: %v", n, err)
+	}
+	b.Logf("seeded %d subscribers in %s", n, time.Since(start).Round(time.Millisecond))
+}
+
+func writePage(b *testing.B, publish string, g guide.Guide) {
+	path := filepath.Join(publish, filepath.FromSlash(g.OutputPath))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("<!doctype html>"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+type countingTransport struct {
+	Transport
+	calls atomic.Int64
+}
+
+func (c *countingTransport) SendBatch(ctx context.Context, b *mail.Batch) (string, error) {
+	c.calls.Add(1)
+	return c.Transport.SendBatch(ctx, b)
+}
+
+type timedStore struct {
+	*store.Store
+	create time.Duration
+}
+
+func (t *timedStore) CreateCampaign(ctx context.Context, spec store.CampaignSpec, now time.Time) (store.Campaign, error) {
+	start := time.Now()
+	defer func() { t.create += time.Since(start) }()
+	return t.Store.CreateCampaign(ctx, spec, now)
+}
+
+// samplePeakHeap samples HeapInuse every 10 ms until the returned function
+// is called, which returns the peak.
+func samplePeakHeap() func() uint64 {
+	var (
+		peak uint64
+		wg   sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		wg.Wait()
+		return peak
+	}
+}
+
+// vmHWM is the process's peak resident set in KiB (Linux), 0 elsewhere. It
+// includes SQLite's page cache, which lives outside the Go heap.
+func vmHWM() uint64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+// fakeStats is what the fake Mailgun child reports when it ends.
+type fakeStats struct {
+	Requests      int `json:"requests"`
+	Accepted      int `json:"accepted"`
+	Recipients    int `json:"recipients"`
+	Distinct      int `json:"distinct"`
+	MaxPerAddress int `json:"max_per_address"`
+}
+
+// startFakeMailgun runs mailguntest in a child process, so that neither its
+// CPU nor its bookkeeping of a million recipients counts against the
+// sender. stats ends it and returns its counters.
+func startFakeMailgun(b *testing.B, latency time.Duration) (api string, stats func() fakeStats) {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChild+"=mailgun", envFakeLatency+"="+latency.String())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	r := bufio.NewReader(stdout)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		b.Fatalf("fake Mailgun: %v", err)
+	}
+	var once sync.Once
+	var st fakeStats
+	stats = func() fakeStats {
+		once.Do(func() {
+			stdin.Close()
+			if err := json.NewDecoder(r).Decode(&st); err != nil {
+				b.Errorf("fake Mailgun stats: %v", err)
+			}
+			cmd.Wait()
+		})
+		return st
+	}
+	b.Cleanup(func() { stats() })
+	return strings.TrimSpace(line), stats
+}
+
+// runFakeMailgun serves until stdin closes, then prints its counters.
+func runFakeMailgun() int {
+	latency, _ := time.ParseDuration(os.Getenv(envFakeLatency))
+	srv := mailguntest.New(mailguntest.WithLatency(latency), mailguntest.WithCountOnly(), mailguntest.WithEvents(false))
+	fmt.Println(srv.URL())
+	io.Copy(io.Discard, os.Stdin)
+	st := srv.Stats()
+	out := fakeStats{Requests: st.Requests, Accepted: st.Accepted, Recipients: st.Recipients}
+	for _, n := range srv.Recipients() {
+		out.Distinct++
+		out.MaxPerAddress = max(out.MaxPerAddress, n)
+	}
+	srv.Close()
+	json.NewEncoder(os.Stdout).Encode(out)
+	return 0
+}

@@ -113,7 +113,9 @@ CREATE TABLE campaign_recipients (
     PRIMARY KEY (campaign_id, subscriber_id)
 );
 
-CREATE INDEX campaign_recipients_batch ON campaign_recipients (campaign_id, batch_seq, state);
+-- subscriber_id last: a batch's pending recipients come out in order without a sort,
+-- and without SQLite walking the whole campaign through the primary key.
+CREATE INDEX campaign_recipients_batch ON campaign_recipients (campaign_id, batch_seq, state, subscriber_id);
 CREATE INDEX campaign_recipients_subscriber ON campaign_recipients (subscriber_id);
 
 CREATE TABLE webhook_tokens (

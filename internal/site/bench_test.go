@@ -1,0 +1,182 @@
+package site
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gohugoio/hugo/commands"
+)
+
+// BenchmarkBuild compares site.Build with Hugo's own build (the hugo
+// command, in-process) of the same generated site: the real layouts and
+// n guides of about 600 words with tags. Each iteration runs both, in
+// alternating order, so load from other processes hits both alike. Run:
+//
+//	go test -run '^$' -bench BenchmarkBuild -benchtime 3x ./internal/site
+//
+// Both rebuild over their previous output (Hugo overwrites in place and
+// leaves stale files; site.Build renders into its previous build and
+// prunes it, see publish.go).
+//
+// Metrics: site-s/op and hugo-s/op are the two build times, overhead-% is
+// site.Build over hugo, and config/render/guides/publish-s/op split
+// site.Build into its phases (render is Hugo's part). guides=10000 takes
+// minutes per build and is skipped with -short.
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("guides=%d", n), func(b *testing.B) {
+			if n > 1000 && testing.Short() {
+				b.Skip("slow; run without -short")
+			}
+			root := newBenchSite(b, n)
+			parent := b.TempDir()
+			phases := &phaseRecorder{}
+			opts := Options{Root: root, PublishDir: filepath.Join(parent, "public"),
+				Logger: slog.New(phases)}
+			// Both first build once, then rebuild over their own output,
+			// as `kb build` and `hugo` do in a working site.
+			hugoDst := filepath.Join(parent, "hugo-public")
+			hugo := func() error {
+				return commands.Execute([]string{"--source", root, "--destination", hugoDst, "--quiet", "--logLevel", "error"})
+			}
+			if _, err := Build(context.Background(), opts); err != nil {
+				b.Fatal(err)
+			}
+			if err := hugo(); err != nil {
+				b.Fatal(err)
+			}
+			phases.reset()
+			ours := func() time.Duration {
+				start := time.Now()
+				res, err := Build(context.Background(), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Guides) < n {
+					b.Fatalf("%d guides", len(res.Guides))
+				}
+				return time.Since(start)
+			}
+			theirs := func() time.Duration {
+				start := time.Now()
+				if err := hugo(); err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(start)
+			}
+			var sumOurs, sumTheirs time.Duration
+			i := 0
+			for b.Loop() {
+				i++
+				if i%2 == 0 {
+					sumOurs += ours()
+					sumTheirs += theirs()
+				} else {
+					sumTheirs += theirs()
+					sumOurs += ours()
+				}
+			}
+			runs := float64(b.N)
+			b.ReportMetric(sumOurs.Seconds()/runs, "site-s/op")
+			b.ReportMetric(sumTheirs.Seconds()/runs, "hugo-s/op")
+			b.ReportMetric(100*(float64(sumOurs)/float64(sumTheirs)-1), "overhead-%")
+			for name, d := range phases.mean() {
+				b.ReportMetric(d.Seconds(), name+"-s/op")
+			}
+		})
+	}
+}
+
+// phaseRecorder is a slog handler that keeps the "site: build phases"
+// durations.
+type phaseRecorder struct {
+	mu   sync.Mutex
+	sums map[string]time.Duration
+	n    int
+}
+
+func (p *phaseRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (p *phaseRecorder) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *phaseRecorder) WithGroup(string) slog.Handler            { return p }
+func (p *phaseRecorder) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "site: build phases" {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sums == nil {
+		p.sums = map[string]time.Duration{}
+	}
+	p.n++
+	r.Attrs(func(a slog.Attr) bool {
+		p.sums[a.Key] += a.Value.Duration()
+		return true
+	})
+	return nil
+}
+
+func (p *phaseRecorder) reset() { p.mu.Lock(); p.sums, p.n = nil, 0; p.mu.Unlock() }
+
+func (p *phaseRecorder) mean() map[string]time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]time.Duration{}
+	for k, v := range p.sums {
+		out[k] = v / time.Duration(max(p.n, 1))
+	}
+	return out
+}
+
+var (
+	benchTags = []string{
+		"rozmowy z klientem", "komunikacja", "emocje", "honorarium", "należności",
+		"przepływy pieniężne", "płynność finansowa", "płatności", "umowa z klientem", "doradztwo",
+		"podatki", "ZUS", "VAT", "windykacja", "planowanie", "zespół", "organizacja pracy",
+		"kadry i płace", "KSeF", "biała lista",
+	}
+	benchWords = strings.Fields(`księgowa klient faktura termin płatność rozmowa zaległość
+		gotówka prognoza tydzień miesiąc rachunek należność zobowiązanie podatek składka
+		biuro umowa honorarium podwyżka przedsiębiorca firma zysk koszt przychód saldo
+		spokojnie jasno konkretnie wcześniej później zawsze często rzadko dlatego więc
+		jednak również właśnie przygotuj zapytaj wyjaśnij zaproponuj sprawdź zapisz
+		porozmawiaj ustal pokaż policz zaplanuj łatwo trudno ważne pilne źródło żądanie`)
+)
+
+// newBenchSite writes a fixture site with n generated guides of about 600
+// words, four h2 sections and three tags each (some with ł).
+func newBenchSite(b testing.TB, n int) string {
+	b.Helper()
+	root := newFixture(b)
+	rng := rand.New(rand.NewPCG(1, uint64(n)))
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	word := func() string { return benchWords[rng.IntN(len(benchWords))] }
+	var buf strings.Builder
+	for i := range n {
+		buf.Reset()
+		tags := rng.Perm(len(benchTags))[:3]
+		fmt.Fprintf(&buf, "---\ntitle: \"Poradnik %d: %s %s\"\ndescription: \"Opis poradnika numer %d o tym, jak %s.\"\ndate: %s\ntags: [%q, %q, %q]\n---\n\n",
+			i, word(), word(), i, word(), start.Add(time.Duration(i)*time.Hour).Format(time.RFC3339),
+			benchTags[tags[0]], benchTags[tags[1]], benchTags[tags[2]])
+		for s := range 4 {
+			fmt.Fprintf(&buf, "## Część %d: %s\n\n", s+1, word())
+			for range 3 {
+				for w := range 50 {
+					if w > 0 {
+						buf.WriteByte(' ')
+					}
+					buf.WriteString(word())
+				}
+				buf.WriteString(".\n\n")
+			}
+		}
+		writeFile(b, filepath.Join(root, "content", GuidesSection, fmt.Sprintf("poradnik-%05d.md", i)), buf.String())
+	}
+	return root
+}

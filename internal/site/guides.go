@@ -1,0 +1,98 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/gohugoio/hugo/resources/page"
+	"github.com/gohugoio/hugo/tpl"
+	"github.com/spf13/cast"
+
+	"github.com/kbpress/kb/internal/guide"
+)
+
+// guides returns the published guides of the default language, newest
+// first (ties by slug, so the order is stable).
+func (s *hugoSite) guides(ctx context.Context) ([]guide.Guide, error) {
+	if len(s.h.Sites) == 0 {
+		return nil, errors.New("site: hugo built no sites")
+	}
+	site := s.h.Sites[0]
+	basePath := "/"
+	if u, err := url.Parse(site.BaseURL()); err == nil && u.Path != "" {
+		basePath = u.Path
+	}
+	var out []guide.Guide
+	for _, p := range site.RegularPages() {
+		if p.Section() != GuidesSection || p.File() == nil {
+			continue
+		}
+		g, err := toGuide(ctx, s.opts.Root, basePath, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Date.Equal(out[j].Date) {
+			return out[i].Date.After(out[j].Date)
+		}
+		return out[i].Slug < out[j].Slug
+	})
+	return out, nil
+}
+
+func toGuide(ctx context.Context, root, basePath string, p page.Page) (guide.Guide, error) {
+	rel := p.RelPermalink()
+	params := p.Params()
+	g := guide.Guide{
+		Slug:              path.Base(strings.TrimSuffix(rel, "/")),
+		Title:             p.Title(),
+		Description:       p.Description(),
+		Summary:           plainText(string(p.Summary(ctx))),
+		Permalink:         p.Permalink(),
+		OutputPath:        outputPath(basePath, rel),
+		Date:              p.Date(),
+		Tags:              cast.ToStringSlice(params["tags"]),
+		WordCount:         p.WordCount(ctx),
+		ReadingTime:       p.ReadingTime(ctx),
+		Newsletter:        true,
+		NewsletterSubject: strings.TrimSpace(cast.ToString(params["newsletter_subject"])),
+		SourcePath:        relPath(root, p.File().Filename()),
+		Markdown:          p.RawContent(),
+	}
+	if v, ok := params["newsletter"]; ok {
+		b, err := cast.ToBoolE(v)
+		if err != nil {
+			return g, fmt.Errorf("site: %s: front matter newsletter: want true or false, got %v", g.SourcePath, v)
+		}
+		g.Newsletter = b
+	}
+	return g, nil
+}
+
+// outputPath maps a page's relative URL to the file Hugo wrote for it,
+// relative to the publish dir: the base URL's path is not part of it.
+func outputPath(basePath, rel string) string {
+	p := strings.TrimPrefix(rel, strings.TrimSuffix(basePath, "/"))
+	p = strings.TrimPrefix(p, "/")
+	if p == "" || strings.HasSuffix(p, "/") {
+		p += "index.html"
+	}
+	if u, err := url.PathUnescape(p); err == nil {
+		p = u
+	}
+	return p
+}
+
+// plainText turns rendered HTML (a summary) into one line of text.
+func plainText(h string) string {
+	s := html.UnescapeString(tpl.StripHTML(h))
+	return strings.Join(strings.Fields(s), " ")
+}

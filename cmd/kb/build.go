@@ -1,61 +1,224 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kbpress/kb/internal/config"
 	"github.com/kbpress/kb/internal/site"
+	"github.com/kbpress/kb/internal/whitepaper"
 )
 
 func (a *app) buildCommand() *cobra.Command {
-	var out, baseURL string
+	var out, private, baseURL string
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build the site into the publish directory",
-		Args:  cobra.NoArgs,
+		Short: "Build the site and the whitepaper PDF into the publish directory",
+		Long: `Build renders the whitepaper PDF (only when its source changed), then the
+site with Hugo running in-process, into --out. A free whitepaper is copied
+into the site; a gated one goes to --private, for kb serve to hand out
+through signed links only.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := a.siteOptions(out, baseURL)
+			cfg, err := a.config(baseURL)
 			if err != nil {
 				return err
 			}
-			res, err := site.Build(cmd.Context(), opts)
+			b, err := a.build(cmd.Context(), cfg, a.path(out), a.path(private), "production")
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Built %d pages (%d files, %d guides) into %s in %s\n",
-				res.Pages, res.Files, len(res.Guides), res.PublishDir, res.Duration.Round(1e6))
+				b.Pages, b.Files, len(b.Guides), b.PublishDir, b.Duration.Round(time.Millisecond))
+			if wp := b.Whitepaper; wp.File != "" {
+				fmt.Fprintf(a.stdout, "Whitepaper %q: %d pages, %d bytes → %s%s\n",
+					wp.Title, wp.Info.Pages, wp.Info.Size, wp.File, map[bool]string{true: " (unchanged, from cache)"}[wp.Info.Cached])
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "public", "publish directory")
+	cmd.Flags().StringVar(&out, "out", "public", "publish directory (deploy it to any static host)")
+	cmd.Flags().StringVar(&private, "private", "private", "directory for the gated whitepaper PDF (kept out of --out)")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "override baseURL from config.toml")
 	return cmd
 }
 
-// siteOptions validates the configuration and returns the build options.
-// Files the caller adds to the publish dir (the whitepaper PDF) must be
-// copied in after site.Build returns; see the site package comment.
-func (a *app) siteOptions(out, baseURL string) (site.Options, error) {
-	cfg, err := config.Load(a.root, a.getenv)
-	if err != nil {
-		return site.Options{}, err
+// built is a finished build: the site and where the whitepaper went.
+type built struct {
+	*site.Result
+	Whitepaper builtWhitepaper
+}
+
+type builtWhitepaper struct {
+	Title string
+	// File is the PDF's place: in the publish dir when free, in the
+	// private dir when gated; empty when the site has no whitepaper.
+	File string
+	// URL is the PDF's public address when free, empty when gated.
+	URL  string
+	Info whitepaper.Info
+}
+
+// whitepaperPlan is where the whitepaper comes from and goes.
+type whitepaperPlan struct {
+	src      string // markdown source
+	cached   string // rendered PDF in the build cache
+	cacheDir string
+	public   string // its place in the publish dir (free) — or the stale copy to remove (gated)
+	builtWhitepaper
+}
+
+// planWhitepaper reads the whitepaper's front matter and decides where its
+// PDF goes; ok is false when the site has no whitepaper.
+func (a *app) planWhitepaper(cfg *config.Config, publishDir, privateDir string) (p whitepaperPlan, ok bool, err error) {
+	src := cfg.Params.Whitepaper.Source
+	if src == "" {
+		return p, false, nil
 	}
-	if baseURL != "" {
-		if cfg, err = cfg.WithBaseURL(baseURL); err != nil {
-			return site.Options{}, fmt.Errorf("--base-url: %w", err)
+	p.src = filepath.Join(a.root, "content", filepath.FromSlash(src))
+	raw, err := os.ReadFile(p.src)
+	if err != nil {
+		return p, false, fmt.Errorf("whitepaper (params.whitepaper.source): %w", err)
+	}
+	doc, err := whitepaper.Parse(p.src, raw)
+	if err != nil {
+		return p, false, err
+	}
+	slug := cmp.Or(doc.Slug, strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
+	p.Title = doc.Title
+	p.cacheDir = filepath.Join(a.root, "resources", "_gen", "kb-whitepaper")
+	p.cached = filepath.Join(p.cacheDir, slug+".pdf")
+	urlPath := path.Join("/", path.Dir(src), slug+".pdf")
+	p.public = filepath.Join(publishDir, filepath.FromSlash(urlPath))
+	if cfg.Params.Whitepaper.Gated {
+		p.File = filepath.Join(privateDir, slug+".pdf")
+	} else {
+		p.File = p.public
+		p.URL = cfg.AbsURL(urlPath)
+	}
+	return p, true, nil
+}
+
+// build renders the whitepaper, builds the site with the PDF's size and
+// page count in its params, and then puts the PDF in place. The PDF goes in
+// after the site build because the build replaces the publish directory.
+func (a *app) build(ctx context.Context, cfg *config.Config, publishDir, privateDir, environment string) (*built, error) {
+	publishDir, err := filepath.Abs(publishDir)
+	if err != nil {
+		return nil, err
+	}
+	wp, hasWhitepaper, err := a.planWhitepaper(cfg, publishDir, privateDir)
+	if err != nil {
+		return nil, err
+	}
+	params := map[string]any{}
+	if hasWhitepaper {
+		wp.Info, err = whitepaper.Build(ctx, wp.src, wp.cached, wp.cacheDir, whitepaper.Options{
+			Firm:        cfg.Params.Firm.Name,
+			FirmAddress: cfg.Params.Firm.Address,
+			BaseURL:     cfg.BaseURL,
+			Language:    "pl",
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range wp.Info.Warnings {
+			a.log.Warn("whitepaper", "file", wp.src, "warning", w)
+		}
+		if wp.URL != "" {
+			// Root-relative like every other link on the site; emails get
+			// the absolute wp.URL.
+			params["whitepaper_pdf"] = map[string]any{"url": sitePath(wp.URL), "size_bytes": wp.Info.Size, "pages": wp.Info.Pages}
 		}
 	}
-	publishDir, err := filepath.Abs(resolve(a.root, out))
+	res, err := site.Build(ctx, site.Options{
+		Root:        a.root,
+		PublishDir:  publishDir,
+		BaseURL:     cfg.BaseURL,
+		Params:      params,
+		Environment: environment,
+		Logger:      a.log,
+	})
 	if err != nil {
-		return site.Options{}, err
+		return nil, err
 	}
-	return site.Options{
-		Root:       a.root,
-		PublishDir: publishDir,
-		BaseURL:    cfg.BaseURL,
-		Logger:     a.log,
-	}, nil
+	if hasWhitepaper {
+		if cfg.Params.Whitepaper.Gated {
+			// The publish dir keeps files the build did not write, so a copy
+			// from before the whitepaper was gated must go explicitly.
+			if err := os.Remove(wp.public); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("remove public copy of the gated whitepaper: %w", err)
+			}
+		}
+		if err := copyFile(wp.cached, wp.File); err != nil {
+			return nil, fmt.Errorf("place whitepaper PDF: %w", err)
+		}
+	}
+	return &built{Result: res, Whitepaper: wp.builtWhitepaper}, nil
+}
+
+// locateWhitepaper finds the PDF a previous kb build placed (kb serve
+// --no-build).
+func (a *app) locateWhitepaper(cfg *config.Config, publishDir, privateDir string) (builtWhitepaper, error) {
+	wp, ok, err := a.planWhitepaper(cfg, publishDir, privateDir)
+	if err != nil || !ok {
+		return builtWhitepaper{}, err
+	}
+	fi, err := os.Stat(wp.File)
+	if err != nil {
+		return builtWhitepaper{}, fmt.Errorf("whitepaper PDF not found (run kb build with the same --out/--private): %w", err)
+	}
+	wp.Info.Size = fi.Size()
+	return wp.builtWhitepaper, nil
+}
+
+// sitePath is the path part of an absolute URL on the site.
+func sitePath(abs string) string {
+	u, err := url.Parse(abs)
+	if err != nil {
+		return abs
+	}
+	return u.EscapedPath()
+}
+
+// copyFile copies src to dst atomically (temp file + rename), so a server
+// never hands out half a PDF.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".kb-copy-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
 }

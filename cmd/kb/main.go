@@ -10,14 +10,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	_ "time/tzdata" // dates in emails are shown in Europe/Warsaw on any machine
 
 	"github.com/spf13/cobra"
+
+	"github.com/kbpress/kb/internal/config"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
 }
@@ -26,16 +30,18 @@ func main() {
 type app struct {
 	root   string
 	debug  bool
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
 	log    *slog.Logger
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdout: stdout, stderr: stderr, getenv: getenv}
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	cmd := a.rootCommand()
 	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
@@ -47,8 +53,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "kb",
-		Short:         "Knowledge base: build the site, serve it, send new guides",
+		Use:   "kb",
+		Short: "Knowledge base: build the site, serve it with the signup handler, send new guides",
+		Long: `kb builds the Hugo site in this directory, serves it together with the
+newsletter signup API, and sends every new guide to confirmed subscribers.
+
+Environment: KB_DATA (default ./data), KB_SECRET, KB_DATABASE_URL (default
+sqlite:$KB_DATA/kb.db, or postgres://…), KB_SIGNUP_RATE, KB_TRUSTED_PROXIES,
+MAILGUN_API_KEY, MAILGUN_DOMAIN, MAILGUN_API_BASE, MAILGUN_WEBHOOK_SIGNING_KEY.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
@@ -61,6 +73,40 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.root, "root", ".", "site directory (where config.toml lives)")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages")
-	root.AddCommand(a.buildCommand(), a.serveCommand())
+	root.AddCommand(
+		a.buildCommand(),
+		a.serveCommand(),
+		a.sendCommand(),
+		a.previewCommand(),
+		a.campaignsCommand(),
+		a.subscribersCommand(),
+		a.migrateCommand(),
+	)
 	return root
+}
+
+// config loads config.toml and the environment, with baseURL overriding
+// the configured base URL when set.
+func (a *app) config(baseURL string) (*config.Config, error) {
+	cfg, err := config.Load(a.root, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if baseURL != "" {
+		if cfg, err = cfg.WithBaseURL(baseURL); err != nil {
+			return nil, fmt.Errorf("--base-url: %w", err)
+		}
+	}
+	if !filepath.IsAbs(cfg.Env.DataDir) {
+		cfg.Env.DataDir = filepath.Join(a.root, cfg.Env.DataDir)
+	}
+	return cfg, nil
+}
+
+// path resolves a command-line path against the site directory.
+func (a *app) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(a.root, p)
 }

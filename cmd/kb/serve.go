@@ -2,185 +2,198 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kbpress/kb/internal/config"
+	"github.com/kbpress/kb/internal/delivery"
 	"github.com/kbpress/kb/internal/site"
+	"github.com/kbpress/kb/internal/store"
+	"github.com/kbpress/kb/internal/token"
+	"github.com/kbpress/kb/internal/web"
 )
 
+// unconfirmedRetention is how long an unconfirmed signup is kept; the
+// privacy policy promises 30 days.
+const unconfirmedRetention = 30 * 24 * time.Hour
+
 func (a *app) serveCommand() *cobra.Command {
-	var out, addr, baseURL string
-	var watch bool
+	var out, private, addr, baseURL, worker string
+	var watch, noBuild bool
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Build the site and serve it over HTTP",
-		Args:  cobra.NoArgs,
+		Short: "Build the site and serve it with the signup API",
+		Long: `Serve builds the site (unless --no-build), then serves it and the API
+(/api/subscribe, /api/confirm, /api/unsubscribe, /api/whitepaper,
+/api/webhooks/mailgun, /healthz) on one port. A worker in the same process
+sends the queued confirmation and whitepaper emails.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if baseURL == "" {
 				baseURL = "http://" + addr + "/"
 			}
-			opts, err := a.siteOptions(out, baseURL)
+			cfg, err := a.config(baseURL)
 			if err != nil {
 				return err
 			}
-			opts.Environment = "development"
-			if _, err := site.Build(ctx, opts); err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			srv := newServer(routes(opts.PublishDir, a.log), a.log)
-			if watch {
-				go func() {
-					err := site.Watch(ctx, opts, func(res *site.Result, err error) {
-						if err == nil {
-							a.log.Info("site rebuilt", "pages", res.Pages, "duration", res.Duration.Round(time.Millisecond))
-						}
-					})
-					if err != nil {
-						a.log.Error("watch", "err", err)
-					}
-				}()
-			}
-			a.log.Info("serving", "url", baseURL, "addr", ln.Addr().String(), "dir", opts.PublishDir)
-			return serve(ctx, srv, ln, a.log)
+			return a.serve(cmd.Context(), cfg, serveOptions{
+				addr: addr, publishDir: a.path(out), privateDir: a.path(private),
+				watch: watch, build: !noBuild, worker: worker,
+			})
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "public", "publish directory")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	cmd.Flags().StringVar(&baseURL, "base-url", "", "base URL of the served site (default http://ADDR/)")
-	cmd.Flags().BoolVar(&watch, "watch", false, "rebuild when the site's sources change")
+	cmd.Flags().StringVar(&baseURL, "base-url", "", "public base URL of the site, used in links and emails (default http://ADDR/)")
+	cmd.Flags().StringVar(&out, "out", "public", "publish directory")
+	cmd.Flags().StringVar(&private, "private", "private", "directory of the gated whitepaper PDF")
+	cmd.Flags().BoolVar(&watch, "watch", false, "rebuild when content, layouts, static files or config change")
+	cmd.Flags().BoolVar(&noBuild, "no-build", false, "serve the publish directory as it is (built by kb build)")
+	cmd.Flags().StringVar(&worker, "worker-name", "", "name of this instance's mail worker (default hostname:pid)")
 	return cmd
 }
 
-// routes is the whole HTTP handler tree; the API handlers join it here.
-func routes(publishDir string, log *slog.Logger) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", staticSite(publishDir))
-	return logRequests(mux, log)
+type serveOptions struct {
+	addr, publishDir, privateDir string
+	watch, build                 bool
+	worker                       string
 }
 
-// staticSite serves the built site, with its 404 page for missing files
-// and without the build's dot-files (the manifest).
-func staticSite(dir string) http.Handler {
-	files := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		name := path.Clean("/" + r.URL.Path)
-		if hasDotSegment(name) || !exists(dir, name) {
-			notFound(w, dir)
-			return
-		}
-		files.ServeHTTP(w, r)
-	})
-}
-
-func hasDotSegment(p string) bool {
-	for _, seg := range strings.Split(p, "/") {
-		if strings.HasPrefix(seg, ".") {
-			return true
-		}
-	}
-	return false
-}
-
-func exists(dir, name string) bool {
-	full := filepath.Join(dir, filepath.FromSlash(name))
-	info, err := os.Stat(full)
+func (a *app) serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
+	wp, err := a.prepareSite(ctx, cfg, o)
 	if err != nil {
-		return false
-	}
-	if info.IsDir() {
-		_, err = os.Stat(filepath.Join(full, "index.html"))
-		return err == nil
-	}
-	return true
-}
-
-func notFound(w http.ResponseWriter, dir string) {
-	page, err := os.ReadFile(filepath.Join(dir, "404.html"))
-	if err != nil {
-		http.NotFound(w, nil)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = w.Write(page)
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func logRequests(next http.Handler, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration", time.Since(start).Round(time.Microsecond))
-	})
-}
-
-func newServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// serve runs srv on ln until ctx is done, then shuts down gracefully.
-func serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
 		return err
-	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	st, err := a.openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tr, err := a.mailTransport(cfg)
+	if err != nil {
+		return err
+	}
+	signer, err := a.signer(cfg)
+	if err != nil {
+		return err
+	}
+	tpl, err := a.templates(cfg, wp.Title)
+	if err != nil {
+		return err
+	}
+	a.log.Info("mail transport", "transport", tr.Describe())
+	a.log.Info("database", "dialect", st.Dialect())
+	if o.worker == "" {
+		host, _ := os.Hostname()
+		o.worker = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	worker := delivery.New(st, tr, &delivery.Transactional{
+		Templates:       tpl,
+		Links:           token.NewLinks(signer, cfg.BaseURL),
+		From:            cfg.Params.Mail.From(),
+		ReplyTo:         cfg.Params.Mail.ReplyTo,
+		WhitepaperGated: cfg.Params.Whitepaper.Gated,
+		WhitepaperURL:   wp.URL,
+	}, delivery.Options{Name: o.worker, Logger: a.log})
+
+	h, err := web.New(web.Deps{Store: st, Notifier: worker, Signer: signer, Config: cfg, Logger: a.log}, web.Options{
+		PublishDir:         o.publishDir,
+		WhitepaperFile:     map[bool]string{true: wp.File}[cfg.Params.Whitepaper.Gated],
+		WhitepaperURL:      wp.URL,
+		WhitepaperTitle:    wp.Title,
+		WhitepaperFilename: wp.Title + ".pdf",
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var wg sync.WaitGroup
+	wg.Go(func() { worker.Run(ctx) })
+	wg.Go(func() { a.purgeUnconfirmed(ctx, st) })
+	if o.watch {
+		wg.Go(func() { a.watch(ctx, cfg, o, h) })
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	a.log.Info("serving", "url", cfg.BaseURL, "addr", ln.Addr().String(), "dir", o.publishDir)
+	err = web.Serve(ctx, h.Server(o.addr), ln)
+	cancel()
+	wg.Wait()
+	return err
 }
 
-func resolve(root, p string) string {
-	if filepath.IsAbs(p) {
-		return p
+// prepareSite builds the site, or with --no-build checks that it exists
+// and finds the whitepaper PDF a previous kb build placed.
+func (a *app) prepareSite(ctx context.Context, cfg *config.Config, o serveOptions) (builtWhitepaper, error) {
+	if o.build {
+		b, err := a.build(ctx, cfg, o.publishDir, o.privateDir, "production")
+		if err != nil {
+			return builtWhitepaper{}, err
+		}
+		a.log.Info("site built", "pages", b.Pages, "guides", len(b.Guides), "duration", b.Duration.Round(time.Millisecond))
+		return b.Whitepaper, nil
 	}
-	return filepath.Join(root, p)
+	if _, err := os.Stat(filepath.Join(o.publishDir, "index.html")); err != nil {
+		return builtWhitepaper{}, fmt.Errorf("--no-build: %s has no built site (run kb build first): %w", o.publishDir, err)
+	}
+	return a.locateWhitepaper(cfg, o.publishDir, o.privateDir)
+}
+
+// watch rebuilds the site when its sources change and reloads the page
+// shell the handler renders into. Each rebuild reads config.toml again;
+// the handler and the emails keep the settings they started with.
+func (a *app) watch(ctx context.Context, cfg *config.Config, o serveOptions, h *web.Handler) {
+	rebuild := func(ctx context.Context) (*site.Result, error) {
+		fresh, err := a.config(cfg.BaseURL)
+		if err != nil {
+			return nil, err
+		}
+		b, err := a.build(ctx, fresh, o.publishDir, o.privateDir, "production")
+		if err != nil {
+			return nil, err
+		}
+		return b.Result, nil
+	}
+	err := site.Watch(ctx, site.Options{Root: a.root, PublishDir: o.publishDir, BaseURL: cfg.BaseURL, Logger: a.log}, rebuild,
+		func(res *site.Result, err error) {
+			if err != nil {
+				a.log.Error("rebuild failed; still serving the previous build", "err", err)
+				return
+			}
+			if err := h.Reload(); err != nil {
+				a.log.Error("reload page shell", "err", err)
+			}
+			a.log.Info("site rebuilt", "pages", res.Pages, "duration", res.Duration.Round(time.Millisecond))
+		})
+	if err != nil && ctx.Err() == nil {
+		a.log.Error("watch stopped", "err", err)
+	}
+}
+
+// purgeUnconfirmed deletes signups left unconfirmed for 30 days, at start
+// and then daily.
+func (a *app) purgeUnconfirmed(ctx context.Context, st *store.Store) {
+	for {
+		n, err := st.PurgeUnconfirmed(ctx, time.Now().Add(-unconfirmedRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Error("purge unconfirmed signups", "err", err)
+		case n > 0:
+			a.log.Info("purged unconfirmed signups", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(24 * time.Hour):
+		}
+	}
 }

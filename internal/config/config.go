@@ -3,6 +3,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -25,11 +26,13 @@ type Config struct {
 	// Root is the Hugo site directory (where config.toml lives).
 	Root string
 
-	BaseURL      string
-	Title        string
-	LanguageCode string
-	Params       Params
-	Env          Env
+	BaseURL string
+	Title   string
+	// Locale is the site's BCP 47 locale, e.g. pl-PL (Hugo's locale, or
+	// its older name languageCode).
+	Locale string
+	Params Params
+	Env    Env
 }
 
 // Params mirrors [params] in config.toml.
@@ -132,6 +135,7 @@ func Load(root string, getenv func(string) string) (*Config, error) {
 	var file struct {
 		BaseURL      string `toml:"baseURL"`
 		Title        string `toml:"title"`
+		Locale       string `toml:"locale"`
 		LanguageCode string `toml:"languageCode"`
 		Params       struct {
 			Params
@@ -150,11 +154,11 @@ func Load(root string, getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg := &Config{
-		Root:         root,
-		BaseURL:      file.BaseURL,
-		Title:        file.Title,
-		LanguageCode: file.LanguageCode,
-		Params:       file.Params.Params,
+		Root:    root,
+		BaseURL: file.BaseURL,
+		Title:   file.Title,
+		Locale:  cmp.Or(file.Locale, file.LanguageCode, "pl-PL"),
+		Params:  file.Params.Params,
 	}
 	cfg.Params.Newsletter = file.Params.Newsletter.NewsletterParams
 	if d := file.Params.Newsletter.Since; d.Year != 0 {

@@ -27,20 +27,24 @@ var dataExts = map[string]bool{".json": true, ".toml": true, ".yaml": true, ".ym
 // WatchDebounce is how long Watch waits for a burst of changes to settle.
 const WatchDebounce = 200 * time.Millisecond
 
-// Watch rebuilds the site (as Build does) after every change to its
-// sources — content/, layouts/, static/, assets/, i18n/, data/,
-// archetypes/ (new sub-folders included) and config.toml — and reports
-// each rebuild to onBuild, failed ones included; a failed build leaves the
-// last good site published and watching goes on. Watch does not build
-// before the first change: call Build first. It blocks until ctx is done
-// and returns nil then, or an error if watching cannot start.
-func Watch(ctx context.Context, opts Options, onBuild func(*Result, error)) error {
+// Watch rebuilds the site after every change to its sources — content/,
+// layouts/, static/, assets/, i18n/, data/, archetypes/ (new sub-folders
+// included) and config.toml — and reports each rebuild to onBuild, failed
+// ones included; a failed build leaves the last good site published and
+// watching goes on. rebuild does the build (nil: Build with opts), so a
+// caller that adds to the build (the whitepaper) rebuilds its way. Watch
+// does not build before the first change: call Build first. It blocks until
+// ctx is done and returns nil then, or an error if watching cannot start.
+func Watch(ctx context.Context, opts Options, rebuild func(context.Context) (*Result, error), onBuild func(*Result, error)) error {
 	w, err := newWatcher(opts)
 	if err != nil {
 		return err
 	}
 	defer w.close()
-	return w.run(ctx, onBuild)
+	if rebuild == nil {
+		rebuild = func(ctx context.Context) (*Result, error) { return Build(ctx, w.opts) }
+	}
+	return w.run(ctx, rebuild, onBuild)
 }
 
 // watcher is Watch split in two so tests know when watching has begun.
@@ -77,7 +81,7 @@ func newWatcher(opts Options) (*watcher, error) {
 func (w *watcher) close() { w.fsw.Close() }
 
 // run rebuilds after each settled burst of changes until ctx is done.
-func (w *watcher) run(ctx context.Context, onBuild func(*Result, error)) error {
+func (w *watcher) run(ctx context.Context, rebuild func(context.Context) (*Result, error), onBuild func(*Result, error)) error {
 	opts := w.opts
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -111,7 +115,7 @@ func (w *watcher) run(ctx context.Context, onBuild func(*Result, error)) error {
 		case <-timer.C:
 			opts.Logger.Info("site: rebuilding", "changes", summarize(opts.Root, changed))
 			changed = changed[:0]
-			res, err := Build(ctx, opts)
+			res, err := rebuild(ctx)
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -30,7 +30,8 @@ func TestWatch(t *testing.T) {
 	builds := make(chan buildReport, 16)
 	stopped := make(chan error, 1)
 	go func() {
-		stopped <- w.run(ctx, func(res *Result, err error) { builds <- buildReport{res, err} })
+		rebuild := func(ctx context.Context) (*Result, error) { return Build(ctx, opts) }
+		stopped <- w.run(ctx, rebuild, func(res *Result, err error) { builds <- buildReport{res, err} })
 	}()
 
 	// next waits for the first build that satisfies ok; builds that came

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/kbpress/kb/internal/config"
+	"github.com/kbpress/kb/internal/emails"
+	"github.com/kbpress/kb/internal/mail"
+	"github.com/kbpress/kb/internal/store"
+	"github.com/kbpress/kb/internal/token"
+)
+
+// openStore opens the database the environment names: KB_DATABASE_URL, or
+// SQLite in the data directory.
+func (a *app) openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	dsn := cfg.Env.DatabaseURL
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(cfg.Env.DataDir, "kb.db")
+	}
+	st, err := store.Open(ctx, dsn, store.WithLogger(a.log))
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// transport is what both the queue worker and the newsletter send through.
+type transport interface {
+	Send(ctx context.Context, m *mail.Message) (string, error)
+	SendBatch(ctx context.Context, b *mail.Batch) (string, error)
+	Accepted(ctx context.Context, q mail.AcceptedQuery) ([]string, error)
+	Describe() string
+}
+
+// mailTransport is Mailgun when MAILGUN_API_KEY is set, the .eml outbox in
+// the data directory otherwise.
+func (a *app) mailTransport(cfg *config.Config) (transport, error) {
+	if cfg.Env.MailgunAPIKey != "" {
+		return mail.NewMailgun(mail.MailgunConfig{
+			Domain:  cfg.Env.MailgunDomain,
+			APIKey:  cfg.Env.MailgunAPIKey,
+			APIBase: cfg.Env.MailgunAPIBase,
+		})
+	}
+	return mail.NewOutbox(filepath.Join(cfg.Env.DataDir, "outbox"))
+}
+
+// signer signs the links in emails with KB_SECRET, or with a development
+// secret kept in the data directory (with a warning).
+func (a *app) signer(cfg *config.Config) (*token.Signer, error) {
+	secret, generated, err := cfg.Env.LoadSecret()
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		a.log.Warn("KB_SECRET is not set: links in emails are signed with a development secret kept in the data directory; set KB_SECRET (32+ random characters) in production",
+			"file", filepath.Join(cfg.Env.DataDir, "secret.dev"))
+	}
+	return token.NewSigner(secret)
+}
+
+// templates prepares the emails for the site.
+func (a *app) templates(cfg *config.Config, whitepaperTitle string) (*emails.Templates, error) {
+	tpl, err := emails.New(emails.SiteFromConfig(cfg, whitepaperTitle))
+	if err != nil {
+		return nil, fmt.Errorf("prepare email templates: %w", err)
+	}
+	return tpl, nil
+}
+
+// closeAll closes what was opened, joining the errors.
+func closeAll(closers ...func() error) error {
+	var errs []error
+	for _, c := range closers {
+		if c != nil {
+			errs = append(errs, c())
+		}
+	}
+	return errors.Join(errs...)
+}

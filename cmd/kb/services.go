@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -69,15 +68,4 @@ func (a *app) templates(cfg *config.Config, whitepaperTitle string) (*emails.Tem
 		return nil, fmt.Errorf("prepare email templates: %w", err)
 	}
 	return tpl, nil
-}
-
-// closeAll closes what was opened, joining the errors.
-func closeAll(closers ...func() error) error {
-	var errs []error
-	for _, c := range closers {
-		if c != nil {
-			errs = append(errs, c())
-		}
-	}
-	return errors.Join(errs...)
 }

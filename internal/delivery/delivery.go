@@ -24,7 +24,7 @@ import (
 // Queue is the part of the store the worker uses.
 type Queue interface {
 	ClaimMail(ctx context.Context, worker string, limit int, lease time.Duration, now time.Time) ([]store.QueuedMail, error)
-	MarkMailSent(ctx context.Context, id int64, messageID string, now time.Time) error
+	MarkMailsSent(ctx context.Context, sent []store.SentMail, now time.Time) (int, error)
 	RetryMail(ctx context.Context, id int64, nextAttempt time.Time, errMsg string) error
 	FailMail(ctx context.Context, id int64, errMsg string, now time.Time) error
 	NextMailDue(ctx context.Context) (time.Time, bool, error)
@@ -183,11 +183,16 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 	}
 }
 
+// deliverAll sends the claimed emails, Concurrency at a time, and records
+// the delivered ones together: one database write for the whole claim.
+// Should the process die before that write, the claim's lease runs out and
+// those emails go again — a rare duplicate rather than a lost email.
 func (w *Worker) deliverAll(ctx context.Context, claimed []store.QueuedMail) error {
 	sem := make(chan struct{}, w.opts.Concurrency)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
+		sent     = make([]store.SentMail, 0, len(claimed))
 		firstErr error
 	)
 	for _, q := range claimed {
@@ -195,51 +200,56 @@ func (w *Worker) deliverAll(ctx context.Context, claimed []store.QueuedMail) err
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := w.deliver(ctx, q); err != nil {
-				mu.Lock()
-				firstErr = cmpErr(firstErr, err)
-				mu.Unlock()
+			id, ok, err := w.deliver(ctx, q)
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				sent = append(sent, store.SentMail{ID: q.ID, MessageID: id})
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
 		}()
 	}
 	wg.Wait()
+	if len(sent) > 0 {
+		// Recorded even when ctx is ending: the emails did go out.
+		if _, err := w.queue.MarkMailsSent(context.WithoutCancel(ctx), sent, w.opts.Now()); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("record %d sent emails: %w", len(sent), err)
+		}
+		w.opts.Logger.Info("emails sent", "worker", w.opts.Name, "count", len(sent))
+	}
 	return firstErr
 }
 
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}
-
-// deliver sends one email and records the outcome. Only store errors are
+// deliver sends one email. ok reports that it was sent (the caller
+// records it); any other outcome is recorded here. Only store errors are
 // returned: a send failure is an outcome, recorded on the email.
-func (w *Worker) deliver(ctx context.Context, q store.QueuedMail) error {
+func (w *Worker) deliver(ctx context.Context, q store.QueuedMail) (messageID string, ok bool, err error) {
 	log := w.opts.Logger.With("mail_id", q.ID, "kind", q.Kind, "attempt", q.Attempts)
 	msg, err := w.composer.Compose(q, w.opts.Now())
 	if err != nil {
 		log.Warn("email dropped", "reason", err)
-		return w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
+		return "", false, w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
 	}
 	id, err := w.mailer.Send(ctx, msg)
 	if err == nil {
-		log.Info("email sent", "message_id", id)
-		return w.record(ctx, q.ID, w.queue.MarkMailSent(ctx, q.ID, id, w.opts.Now()))
+		log.Debug("email sent", "message_id", id)
+		return id, true, nil
 	}
 	if ctx.Err() != nil {
 		// Shutting down: leave the claim to expire so a worker takes it again.
-		return nil
+		return "", false, nil
 	}
 	if mail.IsPermanent(err) || q.Attempts >= w.opts.MaxAttempts {
 		log.Error("email failed for good", "err", err)
-		return w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
+		return "", false, w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
 	}
 	// Temporary or unknown outcome: for a confirmation or a download link a
 	// rare duplicate is better than a lost email, so both are retried.
 	next := w.opts.Now().Add(w.backoff(q.Attempts, mail.RetryAfter(err)))
 	log.Warn("email send failed, will retry", "err", err, "next_attempt", next)
-	return w.record(ctx, q.ID, w.queue.RetryMail(ctx, q.ID, next, err.Error()))
+	return "", false, w.record(ctx, q.ID, w.queue.RetryMail(ctx, q.ID, next, err.Error()))
 }
 
 func (w *Worker) record(_ context.Context, id int64, err error) error {

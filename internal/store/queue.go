@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -124,6 +125,50 @@ func (s *Store) MarkMailSent(ctx context.Context, id int64, messageID string, no
 		`UPDATE mail_queue SET status = 'sent', message_id = ?, sent_at = ?, locked_until = NULL, last_error = ''
 		WHERE id = ? AND status = 'sending'`,
 		sanitize(messageID, maxMessageID), dbTime(norm(now)), id)
+}
+
+// SentMail is one delivered email and the provider's id for it.
+type SentMail struct {
+	ID        int64
+	MessageID string
+}
+
+// markSentChunk bounds the rows of one statement (SQLite caps parameters).
+const markSentChunk = 500
+
+// MarkMailsSent records many delivered emails in one statement per
+// markSentChunk, so a busy worker costs the database one write per batch
+// instead of one per email. Like MarkMailSent it leaves alone an email no
+// longer leased (status sending); it returns how many it marked.
+func (s *Store) MarkMailsSent(ctx context.Context, sent []SentMail, now time.Time) (int, error) {
+	now = norm(now)
+	marked := 0
+	for chunk := range slices.Chunk(sent, markSentChunk) {
+		var q strings.Builder
+		args := make([]any, 0, 2*len(chunk)+1)
+		q.WriteString("WITH v (id, message_id) AS (VALUES ")
+		for i, m := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT))")
+			args = append(args, m.ID, sanitize(m.MessageID, maxMessageID))
+		}
+		q.WriteString(`) UPDATE mail_queue SET status = 'sent', message_id = v.message_id, sent_at = ?,
+			locked_until = NULL, last_error = '' FROM v WHERE mail_queue.id = v.id AND mail_queue.status = 'sending'`)
+		args = append(args, dbTime(now))
+		var n int64
+		err := s.tx(ctx, func(t *txn) error {
+			var err error
+			n, err = affected(t.exec(q.String(), args...))
+			return err
+		})
+		if err != nil {
+			return marked, fmt.Errorf("store: mark %d emails sent: %w", len(chunk), err)
+		}
+		marked += int(n)
+	}
+	return marked, nil
 }
 
 // RetryMail puts email id back in the queue, due at nextAttempt.

@@ -254,3 +254,38 @@ func TestClaimedMailCarriesWhitepaperWish(t *testing.T) {
 		}
 	})
 }
+
+func TestMarkMailsSent(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := ctxT(t)
+		for i := range 7 {
+			mustSubscribe(t, s, fmt.Sprintf("bulk%d@example.com", i), t0)
+		}
+		claimed, err := s.ClaimMail(ctx, "w", 10, time.Hour, t0)
+		if err != nil || len(claimed) != 7 {
+			t.Fatalf("claimed %d, %v", len(claimed), err)
+		}
+		// One of them was taken over and finished by another worker.
+		if err := s.FailMail(ctx, claimed[6].ID, "elsewhere", t0); err != nil {
+			t.Fatal(err)
+		}
+		var sent []SentMail
+		for i, m := range claimed {
+			sent = append(sent, SentMail{ID: m.ID, MessageID: fmt.Sprintf("<%d@mg>", i)})
+		}
+		sent = append(sent, SentMail{ID: 987654, MessageID: "<unknown>"})
+		n, err := s.MarkMailsSent(ctx, sent, t0.Add(time.Minute))
+		if err != nil || n != 6 {
+			t.Fatalf("MarkMailsSent = %d, %v; want 6", n, err)
+		}
+		if got := countRows(t, s, "SELECT COUNT(*) FROM mail_queue WHERE status = 'sent' AND message_id LIKE '<%@mg>'"); got != 6 {
+			t.Fatalf("%d rows sent, want 6", got)
+		}
+		if got := countRows(t, s, "SELECT COUNT(*) FROM mail_queue WHERE status = 'failed'"); got != 1 {
+			t.Fatalf("the failed email was overwritten")
+		}
+		if n, err := s.MarkMailsSent(ctx, nil, t0); n != 0 || err != nil {
+			t.Fatalf("empty MarkMailsSent = %d, %v", n, err)
+		}
+	})
+}

@@ -242,12 +242,16 @@ func openPostgres(ctx context.Context, dsn string, o options) (*Store, error) {
 		o.maxOpen = 20
 	}
 	if o.maxIdle < 0 {
-		o.maxIdle = min(5, o.maxOpen)
+		// Keep every connection a burst opened: closing one beyond a small
+		// idle limit and opening it again on the next request costs a
+		// PostgreSQL backend process each time. Idle ones go after a while.
+		o.maxIdle = o.maxOpen
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(o.maxOpen)
 	db.SetMaxIdleConns(o.maxIdle)
 	db.SetConnMaxLifetime(o.maxLifetime)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

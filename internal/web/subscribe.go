@@ -126,7 +126,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		h.signupRefused(w, asJSON, http.StatusInternalServerError, titleError, msgSignupFailed)
 		return
 	}
-	h.log.Info("signup", "subscriber", sub.ID, "outcome", string(outcome), "whitepaper", in.Whitepaper)
+	h.log.Debug("signup", "subscriber", sub.ID, "outcome", string(outcome), "whitepaper", in.Whitepaper)
 	if outcome.ConfirmationQueued() || outcome == store.SignupWhitepaperQueued {
 		h.notify()
 	}

@@ -167,6 +167,24 @@ func (b *Batch) validate() error {
 	// Body placeholders are only checked for presence: expanding a large
 	// HTML body a thousand times just to validate it would be wasteful.
 	bodyNames := placeholderNames(b.HTML, b.Text)
+	// Header fields are checked once as written; per recipient only the
+	// values they take in. An expanded field can only be invalid through a
+	// value (a control character), unless From or Reply-To themselves vary,
+	// which needs the full per-recipient parse.
+	headerTexts := []string{b.From, b.ReplyTo, b.Subject}
+	for _, v := range b.Headers {
+		headerTexts = append(headerTexts, v)
+	}
+	headerNames := placeholderNames(headerTexts...)
+	perRecipientHeaders := strings.Contains(b.From, "%recipient.") || strings.Contains(b.ReplyTo, "%recipient.")
+	if !perRecipientHeaders {
+		if _, err := parseMailbox("From", b.From, true); err != nil {
+			return err
+		}
+		if _, err := parseMailbox("Reply-To", b.ReplyTo, false); err != nil {
+			return err
+		}
+	}
 	seen := make(map[string]bool, len(b.Recipients))
 	for i, r := range b.Recipients {
 		if err := checkBareAddress(fmt.Sprintf("recipient %d", i+1), r.Address); err != nil {
@@ -190,8 +208,19 @@ func (b *Batch) validate() error {
 				return invalid(fmt.Sprintf("recipient %s has no value for %%recipient.%s%%", r.Address, name))
 			}
 		}
-		if _, err := b.headersFor(r); err != nil {
-			return err
+		for _, name := range headerNames {
+			v, ok := r.Vars[name]
+			if !ok {
+				return recipientErr(r, "header", invalid(fmt.Sprintf("no value for %%recipient.%s%%", name)))
+			}
+			if err := checkHeaderValue("%recipient."+name+"%", v); err != nil {
+				return recipientErr(r, "header", err)
+			}
+		}
+		if perRecipientHeaders {
+			if _, err := b.headersFor(r); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -472,7 +472,7 @@ func (s *Store) ResolveBatch(ctx context.Context, batchID int64, accepted []stri
 		}
 		for _, id := range found {
 			if _, err := t.exec(`UPDATE campaign_recipients SET state = 'resolved', sent_at = ?
-				WHERE campaign_id = ? AND subscriber_id = ?`, dbTime(now), campaignID, id); err != nil {
+				WHERE campaign_id = ? AND batch_seq = ? AND subscriber_id = ?`, dbTime(now), campaignID, seq, id); err != nil {
 				return err
 			}
 		}

@@ -59,7 +59,7 @@ var dumpTables = []dumpTable{
 		resolved_count:i skipped_count:i failed_count:i`),
 	table("campaign_batches", "id", true, `id:i campaign_id:i seq:i state:t size:i attempts:i started_at:n sent_at:n
 		message_id:t error:t`),
-	table("campaign_recipients", "campaign_id, subscriber_id", false, `campaign_id:i subscriber_id:i batch_seq:i
+	table("campaign_recipients", "campaign_id, batch_seq, subscriber_id", false, `campaign_id:i batch_seq:i subscriber_id:i
 		email:t name:t state:t sent_at:n`),
 	table("webhook_tokens", "token{{binary}}", false, "token:t seen_at:i"),
 }

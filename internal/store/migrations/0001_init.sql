@@ -102,20 +102,21 @@ CREATE TABLE campaign_batches (
 
 -- subscriber_id has no foreign key on purpose: the ledger outlives erased
 -- subscribers (their address and name are blanked, the row stays counted).
+-- The key orders recipients by batch, so a batch is one range read in
+-- subscriber order and fixing a campaign's list writes a single B-tree
+-- (SQLite keeps the rows in it: WITHOUT ROWID). A subscriber is in a
+-- campaign once: the list is INSERT … SELECT over unique subscriber ids.
 CREATE TABLE campaign_recipients (
     campaign_id BIGINT NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
-    subscriber_id BIGINT NOT NULL,
     batch_seq INTEGER NOT NULL,
+    subscriber_id BIGINT NOT NULL,
     email TEXT NOT NULL,
     name TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'resolved', 'skipped', 'failed')),
     sent_at BIGINT,
-    PRIMARY KEY (campaign_id, subscriber_id)
-);
+    PRIMARY KEY (campaign_id, batch_seq, subscriber_id)
+){{without_rowid}};
 
--- subscriber_id last: a batch's pending recipients come out in order without a sort,
--- and without SQLite walking the whole campaign through the primary key.
-CREATE INDEX campaign_recipients_batch ON campaign_recipients (campaign_id, batch_seq, state, subscriber_id);
 CREATE INDEX campaign_recipients_subscriber ON campaign_recipients (subscriber_id);
 
 CREATE TABLE webhook_tokens (

@@ -23,6 +23,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver, for seeding
 	_ "modernc.org/sqlite"             // the sqlite driver, for seeding
 
+	"github.com/kbpress/kb/internal/emails"
 	"github.com/kbpress/kb/internal/guide"
 	"github.com/kbpress/kb/internal/mail"
 	"github.com/kbpress/kb/internal/mailguntest"
@@ -120,6 +121,7 @@ func benchSendOn(b *testing.B, n int, be backend) {
 	floor := calls * benchLatency.Seconds() / benchWorkers
 	b.ReportMetric(perRun, "wall-s/op")
 	b.ReportMetric(ts.create.Seconds()/float64(b.N), "create-campaign-s/op")
+	b.ReportMetric(perRun-ts.create.Seconds()/float64(b.N), "send-phase-s/op")
 	b.ReportMetric(calls, "calls/op")
 	b.ReportMetric(floor, "floor-s/op")
 	b.ReportMetric(perRun/floor, "x-floor")
@@ -127,6 +129,56 @@ func benchSendOn(b *testing.B, n int, be backend) {
 	b.ReportMetric(float64(base.HeapInuse)/(1<<20), "base-heap-MiB")
 	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(vmHWM())/(1<<10), "VmHWM-MiB")
+}
+
+// BenchmarkNaiveSend is the comparison for BenchmarkSend100k: the same
+// fake Mailgun (20 ms a call, four calls in flight), but one call per
+// recipient, as a sender without batches and recipient variables makes.
+// It sends to 2,000 recipients and reports the time per recipient and what
+// that comes to for 100,000 and 1,000,000.
+//
+//	go test -run '^$' -bench NaiveSend -benchtime 1x ./internal/newsletter
+func BenchmarkNaiveSend(b *testing.B) {
+	const n = 2000
+	tpl, signer, err := testTemplates()
+	if err != nil {
+		b.Fatal(err)
+	}
+	api, _ := startFakeMailgun(b, benchLatency)
+	mg, err := mail.NewMailgun(mail.MailgunConfig{Domain: mailguntest.DefaultDomain, APIKey: mailguntest.DefaultAPIKey,
+		APIBase: api, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := testGuide("naive", 1)
+	e, err := tpl.Newsletter(g, emails.NewsletterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	links := token.NewLinks(signer, testBaseURL)
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		sem := make(chan struct{}, benchWorkers)
+		var wg sync.WaitGroup
+		for i := range n {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				m := e.Fill(emails.RecipientVars("Czytelnik", links.Unsubscribe(int64(i+1))))
+				_, err := mg.Send(context.Background(), &mail.Message{From: testFrom, To: fmt.Sprintf("naive%d@example.com", i),
+					Subject: m.Subject, HTML: m.HTML, Text: m.Text, Headers: m.Headers, Tags: []string{g.Slug}})
+				if err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	perRecipient := time.Since(start).Seconds() / float64(b.N*n)
+	b.ReportMetric(perRecipient*1000, "ms/recipient")
+	b.ReportMetric(perRecipient*100_000, "naive-100k-s")
+	b.ReportMetric(perRecipient*1_000_000, "naive-1M-s")
 }
 
 // seedFast inserts n confirmed subscribers with one statement.

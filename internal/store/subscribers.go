@@ -448,9 +448,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64, reason string, now ti
 // complained subscriber to another status. found is false for an address
 // the store does not know.
 func (s *Store) SetStatusByEmail(ctx context.Context, email string, status Status, reason string, now time.Time) (found bool, err error) {
-	switch status {
-	case StatusBounced, StatusComplained, StatusUnsubscribed:
-	default:
+	if !webhookStatus(status) {
 		return false, fmt.Errorf("%w: status %q cannot be set by a webhook", ErrInvalidInput, status)
 	}
 	_, key, err := parseEmail(email)
@@ -460,22 +458,36 @@ func (s *Store) SetStatusByEmail(ctx context.Context, email string, status Statu
 	now = norm(now)
 	reason = sanitize(reason, maxReasonLen)
 	err = s.tx(ctx, func(t *txn) error {
-		sub, err := scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE email_key = ?"+t.d.forUpdate, key))
-		if errors.Is(err, ErrNotFound) {
-			found = false
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		_, err = setStatus(t, &sub, status, reason, now)
+		found, err = setStatusByKey(t, key, status, reason, now)
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: set status of %s: %w", email, err)
 	}
 	return found, nil
+}
+
+// webhookStatus reports whether a mail provider's event may set status.
+func webhookStatus(status Status) bool {
+	switch status {
+	case StatusBounced, StatusComplained, StatusUnsubscribed:
+		return true
+	}
+	return false
+}
+
+// setStatusByKey sets the status of the subscriber whose email_key is key,
+// if there is one.
+func setStatusByKey(t *txn, key string, status Status, reason string, now time.Time) (bool, error) {
+	sub, err := scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE email_key = ?"+t.d.forUpdate, key))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = setStatus(t, &sub, status, reason, now)
+	return true, err
 }
 
 // setStatus moves sub to one of the suppressing statuses, stamps the time,

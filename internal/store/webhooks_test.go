@@ -57,3 +57,38 @@ func TestSeenWebhookToken(t *testing.T) {
 		}
 	})
 }
+
+func TestApplyWebhook(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := ctxT(t)
+		sub := mustConfirmed(t, s, "hook@example.com", t0)
+		tests := []struct {
+			name       string
+			token      string
+			email      string
+			status     Status
+			wantSeen   bool
+			wantFound  bool
+			wantErr    error
+			wantStatus Status
+		}{
+			{"bounce applies", "tok-1", "HOOK@example.com", StatusBounced, false, true, nil, StatusBounced},
+			{"replay changes nothing", "tok-1", "hook@example.com", StatusComplained, true, false, nil, StatusBounced},
+			{"unknown address is fine", "tok-2", "nobody@example.com", StatusComplained, false, false, nil, StatusBounced},
+			{"ignored event records only the token", "tok-3", "", "", false, false, nil, StatusBounced},
+			{"bad address fails before the token is recorded", "tok-4", "not an address", StatusComplained, false, false, ErrInvalidEmail, StatusBounced},
+			{"so the retry of that webhook is not a replay", "tok-4", "hook@example.com", StatusComplained, false, true, nil, StatusComplained},
+			{"status a webhook may not set", "tok-5", "hook@example.com", StatusConfirmed, false, false, ErrInvalidInput, StatusComplained},
+		}
+		for _, tt := range tests {
+			seen, found, err := s.ApplyWebhook(ctx, tt.token, tt.email, tt.status, "test", t0.Add(time.Hour))
+			if !errors.Is(err, tt.wantErr) || seen != tt.wantSeen || found != tt.wantFound {
+				t.Fatalf("%s: seen %v found %v err %v; want %v %v %v", tt.name, seen, found, err, tt.wantSeen, tt.wantFound, tt.wantErr)
+			}
+			got, _ := s.Get(ctx, sub.ID)
+			if got.Status != tt.wantStatus {
+				t.Fatalf("%s: status %s, want %s", tt.name, got.Status, tt.wantStatus)
+			}
+		}
+	})
+}

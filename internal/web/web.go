@@ -33,8 +33,7 @@ type Store interface {
 	Confirm(ctx context.Context, id int64, issuedAt, now time.Time) (store.Subscriber, store.ConfirmOutcome, error)
 	Unsubscribe(ctx context.Context, id int64, reason string, now time.Time) (store.Subscriber, bool, error)
 	Get(ctx context.Context, id int64) (store.Subscriber, error)
-	SetStatusByEmail(ctx context.Context, email string, status store.Status, reason string, now time.Time) (bool, error)
-	SeenWebhookToken(ctx context.Context, token string, now time.Time) (bool, error)
+	ApplyWebhook(ctx context.Context, token, email string, status store.Status, reason string, now time.Time) (seen, found bool, err error)
 	Ping(ctx context.Context) error
 }
 

@@ -91,18 +91,6 @@ func (h *Handler) mailgunWebhook(w http.ResponseWriter, r *http.Request) {
 		webhookAnswer(w, http.StatusNotAcceptable, "stale timestamp")
 		return
 	}
-	seen, err := h.store.SeenWebhookToken(r.Context(), wh.Signature.Token, now)
-	if err != nil {
-		h.log.Error("mailgun webhook: replay check", "err", err)
-		webhookAnswer(w, http.StatusInternalServerError, "try again")
-		return
-	}
-	if seen {
-		h.log.Warn("mailgun webhook: replayed token")
-		webhookAnswer(w, http.StatusNotAcceptable, "replayed")
-		return
-	}
-
 	ev := wh.EventData
 	var status store.Status
 	switch {
@@ -112,26 +100,30 @@ func (h *Handler) mailgunWebhook(w http.ResponseWriter, r *http.Request) {
 		status = store.StatusComplained
 	case ev.Event == "unsubscribed":
 		status = store.StatusUnsubscribed
-	default:
-		// Temporary failures are Mailgun's to retry; other events (delivered,
-		// opened…) are not kb's business.
-		h.log.Debug("mailgun webhook ignored", "event", ev.Event, "severity", ev.Severity)
-		webhookAnswer(w, http.StatusOK, "ignored")
-		return
 	}
+	// Temporary failures are Mailgun's to retry, other events (delivered,
+	// opened…) are not kb's business: their token is recorded, nothing else.
 	reason := "mailgun: " + ev.Event
 	if ev.Reason != "" {
 		reason += ": " + ev.Reason
 	}
-	found, err := h.store.SetStatusByEmail(r.Context(), ev.Recipient, status, reason, now)
+	seen, found, err := h.store.ApplyWebhook(r.Context(), wh.Signature.Token, ev.Recipient, status, reason, now)
 	switch {
 	case errors.Is(err, store.ErrInvalidEmail):
 		h.log.Warn("mailgun webhook: invalid recipient", "event", ev.Event)
 		webhookAnswer(w, http.StatusNotAcceptable, "invalid recipient")
 		return
 	case err != nil:
-		h.log.Error("mailgun webhook: set status", "event", ev.Event, "err", err)
+		h.log.Error("mailgun webhook", "event", ev.Event, "err", err)
 		webhookAnswer(w, http.StatusInternalServerError, "try again")
+		return
+	case seen:
+		h.log.Warn("mailgun webhook: replayed token")
+		webhookAnswer(w, http.StatusNotAcceptable, "replayed")
+		return
+	case status == "":
+		h.log.Debug("mailgun webhook ignored", "event", ev.Event, "severity", ev.Severity)
+		webhookAnswer(w, http.StatusOK, "ignored")
 		return
 	}
 	h.log.Info("mailgun webhook", "event", ev.Event, "status", string(status), "known", found)

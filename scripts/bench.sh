@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make bench: runs every benchmark several times and writes BENCHMARKS.md.
+#   RUNS=5           runs of each quick benchmark (slow ones run 3 times)
+#   BENCH_QUICK=1    skip the slow sizes (10,000 guides, 1,000,000 subscribers)
+#   KB_TEST_POSTGRES a PostgreSQL server to use; default: a throwaway one
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+RUNS=${RUNS:-5}
+SLOW_RUNS=${SLOW_RUNS:-3}
+QUICK=${BENCH_QUICK:-}
+raw=$(mktemp -d /tmp/kb-bench.XXXXXX)
+echo "bench: raw results in $raw"
+
+command -v wrk >/dev/null || { echo "bench: installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v psql >/dev/null || { echo "bench: installing postgresql"; apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+if [ -z "${KB_TEST_POSTGRES:-}" ]; then
+	source scripts/throwaway-postgres.sh
+	# Durable writes, commits acknowledged before their WAL reaches the disk:
+	# the same guarantee SQLite gives in WAL mode with synchronous=NORMAL.
+	start_throwaway_postgres -c synchronous_commit=off -c shared_buffers=256MB
+fi
+go build -o bin/kb ./cmd/kb
+
+bench() { # name package pattern count [args…]
+	local name=$1 pkg=$2 pattern=$3 count=$4
+	shift 4
+	echo "bench: $name"
+	go test -run '^$' -bench "$pattern" -benchtime 1x -count "$count" -timeout 2h "$pkg" "$@" | tee -a "$raw/$name.txt" | grep -E '^Benchmark' || true
+}
+
+bench site ./internal/site 'BenchmarkBuild/guides=1000$' "$RUNS"
+[ -n "$QUICK" ] || bench site ./internal/site 'BenchmarkBuild/guides=10000$' "$SLOW_RUNS"
+echo "bench: whitepaper"
+go test -run '^$' -bench 'Render' -benchtime 10x -benchmem -count "$RUNS" ./internal/whitepaper | tee "$raw/whitepaper.txt" | grep -E '^Benchmark' || true
+bench send ./internal/newsletter 'Send100k' "$RUNS"
+[ -n "$QUICK" ] || bench send ./internal/newsletter 'Send1M' "$SLOW_RUNS" -args -newsletter.1m
+bench naive ./internal/newsletter 'NaiveSend' "$SLOW_RUNS"
+
+# Signups: kb serve in its own process (SQLite or PostgreSQL, the outbox,
+# its mail worker running), wrk in another, a fresh database each run.
+port=18089
+signup_run() { # db conns run
+	local db=$1 conns=$2 run=$3 dir dsn="" pid out
+	dir=$(mktemp -d /tmp/kb-bench-serve.XXXXXX)
+	if [ "$db" = postgres ]; then
+		local name="kbbench_$$_${conns}_$run"
+		psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+		dsn="${KB_TEST_POSTGRES%%/postgres\?*}/$name?sslmode=disable"
+	fi
+	KB_DATA="$dir/data" KB_DATABASE_URL="$dsn" KB_SIGNUP_RATE=off KB_SECRET=bench-secret-0123456789abcdef0123456789 \
+		bin/kb serve --addr "127.0.0.1:$port" --out "$dir/public" --private "$dir/private" >"$dir/serve.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+	out="$raw/signup-$db-c$conns-$run.txt"
+	wrk -t2 -c"$conns" -d10s --latency -s scripts/signup.lua "http://127.0.0.1:$port" >"$out" 2>&1
+	local end queued
+	end=$(date +%s.%N)
+	while :; do
+		queued=$(KB_DATA="$dir/data" KB_DATABASE_URL="$dsn" bin/kb subscribers stats --json 2>/dev/null |
+			sed -n 's/.*"mail_\(queued\|sending\)": \([0-9]*\).*/\2/p' | paste -sd+ | bc)
+		[ "${queued:-1}" = 0 ] && break
+		sleep 0.2
+	done
+	echo "drain_seconds: $(echo "$(date +%s.%N) - $end" | bc)" >>"$out"
+	echo "emails: $(ls "$dir/data/outbox" | grep -c '\.eml$')" >>"$out"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	grep -E 'Requests/sec|99%|drain' "$out" | tr '\n' ' '
+	echo
+	rm -rf "$dir"
+	[ "$db" = postgres ] && psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS kbbench_$$_${conns}_$run" || true
+}
+for db in sqlite postgres; do
+	for conns in 32 256; do
+		for run in $(seq "$RUNS"); do
+			echo -n "bench: signup $db c=$conns run $run: "
+			signup_run "$db" "$conns" "$run"
+		done
+	done
+done
+
+go run ./tools/benchreport -raw "$raw" -quick="$([ -n "$QUICK" ] && echo true || echo false)" >BENCHMARKS.md
+echo "bench: wrote BENCHMARKS.md"

@@ -45,7 +45,7 @@ signup_run() { # db conns run
 	dir=$(mktemp -d /tmp/kb-bench-serve.XXXXXX)
 	if [ "$db" = postgres ]; then
 		local name="kbbench_$$_${conns}_$run"
-		psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+		PGOPTIONS="-c client_min_messages=warning" psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
 		dsn="${KB_TEST_POSTGRES%%/postgres\?*}/$name?sslmode=disable"
 	fi
 	KB_DATA="$dir/data" KB_DATABASE_URL="$dsn" KB_SIGNUP_RATE=off KB_SECRET=bench-secret-0123456789abcdef0123456789 \
@@ -69,7 +69,7 @@ signup_run() { # db conns run
 	grep -E 'Requests/sec|99%|drain' "$out" | tr '\n' ' '
 	echo
 	rm -rf "$dir"
-	[ "$db" = postgres ] && psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS kbbench_$$_${conns}_$run" || true
+	[ "$db" = postgres ] && PGOPTIONS="-c client_min_messages=warning" psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS kbbench_$$_${conns}_$run" || true
 }
 for db in sqlite postgres; do
 	for conns in 32 256; do

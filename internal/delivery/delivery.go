@@ -49,9 +49,10 @@ var ErrDrop = errors.New("delivery: email no longer deliverable")
 type Options struct {
 	// Name identifies this worker in leases (several kb serve may run).
 	Name string
-	// Concurrency is how many emails are sent at once (default 8).
+	// Concurrency is how many emails are sent at once (default 32: sends
+	// mostly wait, on the provider or on the disk).
 	Concurrency int
-	// ClaimSize is how many emails are claimed at a time (default 64).
+	// ClaimSize is how many emails are claimed at a time (default 256).
 	ClaimSize int
 	// Lease is how long a claim lasts before another worker may take the
 	// email over (default 2 minutes); it must outlast a send's timeout.
@@ -75,10 +76,10 @@ func (o *Options) defaults() {
 		o.Name = "worker"
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+		o.Concurrency = 32
 	}
 	if o.ClaimSize <= 0 {
-		o.ClaimSize = 64
+		o.ClaimSize = 256
 	}
 	if o.Lease <= 0 {
 		o.Lease = 2 * time.Minute

@@ -58,8 +58,10 @@ func (m *missingLayouts) list() []string {
 }
 
 // newHugo loads the site configuration (config.toml plus our overrides)
-// and prepares Hugo to publish into publishDir.
-func newHugo(ctx context.Context, opts Options, publishDir string) (*hugoSite, error) {
+// and prepares Hugo to publish into publishDir. readOnly is for reading the
+// site without building it: Hugo then takes no .hugo_build.lock, so a
+// read-only checkout (kb send under a hardened systemd unit) works.
+func newHugo(ctx context.Context, opts Options, publishDir string, readOnly bool) (*hugoSite, error) {
 	missing := &missingLayouts{}
 	logger := newHugoLogger(opts.Logger, missing)
 
@@ -70,6 +72,9 @@ func newHugo(ctx context.Context, opts Options, publishDir string) (*hugoSite, e
 	flags.Set("publishDirDynamic", publishDir)
 	if opts.BaseURL != "" {
 		flags.Set("baseURL", opts.BaseURL)
+	}
+	if readOnly {
+		flags.Set("noBuildLock", true)
 	}
 
 	load := func() (*allconfig.Configs, error) {

@@ -130,7 +130,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	opts.Logger.Debug("site: staging", "dir", staging, "reused", reused)
 
 	tConfig := time.Now()
-	h, err := newHugo(ctx, opts, staging)
+	h, err := newHugo(ctx, opts, staging, false)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func LoadGuides(ctx context.Context, opts Options) ([]guide.Guide, error) {
 		return nil, err
 	}
 	// Nothing is written; the publish dir only feeds permalinks/paths.
-	h, err := newHugo(ctx, opts, opts.PublishDir)
+	h, err := newHugo(ctx, opts, opts.PublishDir, true)
 	if err != nil {
 		return nil, err
 	}

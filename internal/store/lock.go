@@ -163,34 +163,22 @@ func (s *Store) acquireAdvisory(ctx context.Context, name string, key int64, hol
 	if err != nil {
 		return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
 	}
-	var ok bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
-	}
-	if !ok {
-		conn.Close()
-		return nil, s.lockedError(ctx, name)
-	}
-	// The row only tells others who holds the lock; the advisory lock is
-	// what excludes them.
 	token := randomToken()
-	now := time.Now()
-	if _, err := conn.ExecContext(ctx, `INSERT INTO locks (name, holder, token, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $4)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token,
-			acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
-		name, holder, token, now.UnixMicro()); err != nil {
+	locked, err := advisoryTake(ctx, conn, name, key, holder, token)
+	if err != nil {
+		// Closing the session drops the advisory lock, should it have been
+		// taken before the failure.
 		discardConn(conn)
 		return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
+	}
+	if locked != nil {
+		conn.Close()
+		return nil, locked
 	}
 	var once sync.Once
 	var relErr error
 	return func(ctx context.Context) error {
 		once.Do(func() {
-			defer conn.Close()
-			if _, err := conn.ExecContext(ctx, "DELETE FROM locks WHERE name = $1 AND token = $2", name, token); err != nil {
-				relErr = err
-			}
 			var unlocked bool
 			if err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", key).Scan(&unlocked); err != nil || !unlocked {
 				// Never hand a connection that may still hold the lock back
@@ -199,6 +187,14 @@ func (s *Store) acquireAdvisory(ctx context.Context, name string, key int64, hol
 				if err == nil {
 					err = ErrLockLost
 				}
+				relErr = err
+			} else {
+				conn.Close()
+			}
+			// The row goes after the lock: a contender failing meanwhile
+			// still finds this holder's name, and one that wins has written
+			// its own token, which this delete leaves alone.
+			if _, err := s.db.ExecContext(ctx, "DELETE FROM locks WHERE name = $1 AND token = $2", name, token); err != nil {
 				relErr = errors.Join(relErr, err)
 			}
 			if relErr != nil {
@@ -207,6 +203,47 @@ func (s *Store) acquireAdvisory(ctx context.Context, name string, key int64, hol
 		})
 		return relErr
 	}, nil
+}
+
+// advisoryTake tries the advisory lock inside a transaction that first
+// locks the lock's row, so contenders take turns: the winner writes its
+// name before anyone else may look, and a loser reports it (the advisory
+// lock itself is outside transactions: the winner's could otherwise be
+// seen before its row). It returns a *LockedError when another session
+// holds the lock.
+func advisoryTake(ctx context.Context, conn *sql.Conn, name string, key int64, holder, token string) (*LockedError, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO locks (name, holder, token, acquired_at, expires_at)
+		VALUES ($1, '', '', 0, 0) ON CONFLICT (name) DO NOTHING`, name); err != nil {
+		return nil, err
+	}
+	e := &LockedError{Name: name}
+	if err := tx.QueryRowContext(ctx, "SELECT holder, acquired_at FROM locks WHERE name = $1 FOR UPDATE", name).
+		Scan(&e.Holder, scanTime(&e.Since)); err != nil {
+		return nil, err
+	}
+	var ok bool
+	if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+		return nil, err
+	}
+	if !ok {
+		if e.Holder == "" {
+			e.Since = time.Time{} // the placeholder row: holder unknown
+		}
+		return e, nil
+	}
+	// The row only tells others who holds the lock; the advisory lock is
+	// what excludes them.
+	now := time.Now().UnixMicro()
+	if _, err := tx.ExecContext(ctx, `UPDATE locks SET holder = $2, token = $3, acquired_at = $4, expires_at = $4
+		WHERE name = $1`, name, holder, token, now); err != nil {
+		return nil, err
+	}
+	return nil, tx.Commit()
 }
 
 // discardConn closes conn's underlying connection instead of pooling it.

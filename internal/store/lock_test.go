@@ -95,6 +95,41 @@ func TestSendLockRace(t *testing.T) {
 	})
 }
 
+// Two processes starting together: the one that loses always learns who
+// won. (On PostgreSQL the advisory lock is visible before the winner's row
+// is; the loser must not read the row in between.)
+func TestSendLockErrorNamesTheWinner(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		stores := []*Store{openDSN(t, dsn), openDSN(t, dsn)}
+		names := []string{"kb send (pid 100)", "kb send (pid 200)"}
+		for round := range 100 {
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			releases := make([]func(context.Context) error, 2)
+			for i, s := range stores {
+				wg.Go(func() { releases[i], errs[i] = s.AcquireSendLock(ctxT(t), names[i]) })
+			}
+			wg.Wait()
+			for i := range 2 {
+				if errs[i] == nil {
+					continue
+				}
+				var locked *LockedError
+				if !errors.As(errs[i], &locked) || locked.Holder != names[1-i] || locked.Since.IsZero() {
+					t.Fatalf("round %d: %s got %v, want ErrLocked naming %s", round, names[i], errs[i], names[1-i])
+				}
+			}
+			for _, rel := range releases {
+				if rel != nil {
+					if err := rel(ctxT(t)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	})
+}
+
 // SQLite: a lease whose holder stopped renewing it can be taken over, and
 // the old holder learns that it lost the lock.
 func TestSQLiteLeaseTakeover(t *testing.T) {

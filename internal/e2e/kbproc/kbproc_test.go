@@ -2,6 +2,8 @@ package kbproc
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -18,5 +20,38 @@ func TestStartServesAndRunShares(t *testing.T) {
 	out, errOut, err := Run(t, o, "subscribers", "stats")
 	if err != nil || !strings.Contains(out, "confirmed") {
 		t.Fatalf("kb subscribers stats: %v\n%s%s", err, out, errOut)
+	}
+}
+
+// TestSendReadsASiteItCannotWrite: kb send only reads the site (it runs
+// under a systemd unit with a read-only checkout), so it must not take
+// Hugo's build lock there. Hugo skips that lock in test binaries, hence a
+// check through the real binary.
+func TestSendReadsASiteItCannotWrite(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"content", "layouts", "static", "assets", "i18n"} {
+		if err := os.CopyFS(filepath.Join(root, d), os.DirFS(filepath.Join(RepoRoot(), d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(RepoRoot(), "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "config.toml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Root: root}
+	out := filepath.Join(t.TempDir(), "public")
+	if _, errOut, err := Run(t, o, "build", "--out", out); err != nil {
+		t.Fatalf("kb build: %v\n%s", err, errOut)
+	}
+	lock := filepath.Join(root, ".hugo_build.lock")
+	os.Remove(lock) // the build may take it; sending must not
+	if stdout, errOut, err := Run(t, o, "send", "--dry-run", "--out", out); err != nil {
+		t.Fatalf("kb send --dry-run: %v\n%s%s", err, stdout, errOut)
+	}
+	if _, err := os.Stat(lock); !os.IsNotExist(err) {
+		t.Fatalf("kb send created %s", lock)
 	}
 }

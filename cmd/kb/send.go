@@ -257,30 +257,22 @@ func (a *app) campaignsCommand() *cobra.Command {
 		Short: "List newsletter campaigns with their state and counts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, err := a.config("")
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			list, err := st.Campaigns(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(a.stdout, list)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCAMPAIGN\tSTATE\tCREATED\tRECIPIENTS\tSENT\tRESOLVED\tSKIPPED\tFAILED\tERROR")
-			for _, c := range list {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", c.ID, c.Slug, c.State,
-					c.CreatedAt.Local().Format("2006-01-02 15:04"), c.Recipients, c.Sent, c.Resolved, c.Skipped, c.Failed, c.Error)
-			}
-			return tw.Flush()
+			return a.withStore(cmd.Context(), func(st *store.Store) error {
+				list, err := st.Campaigns(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, list)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tCAMPAIGN\tSTATE\tCREATED\tRECIPIENTS\tSENT\tRESOLVED\tSKIPPED\tFAILED\tERROR")
+				for _, c := range list {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", c.ID, c.Slug, c.State,
+						c.CreatedAt.Local().Format("2006-01-02 15:04"), c.Recipients, c.Sent, c.Resolved, c.Skipped, c.Failed, c.Error)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -16,6 +16,7 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	@echo "test: browser screenshots in $${KB_SCREENSHOTS:-$(CURDIR)/test-artifacts/screenshots}"
 
 ## bench: every benchmark, several runs each, summarised in BENCHMARKS.md (takes about half an hour;
 ##        BENCH_QUICK=1 skips the 10,000-guide and 1,000,000-subscriber sizes)

@@ -90,7 +90,15 @@
       var time = node('time', '', formatDate(it.date));
       time.setAttribute('datetime', it.date);
       meta.appendChild(time);
-      if (it.reading) meta.appendChild(document.createTextNode(' · ' + d.reading.replace('{n}', it.reading)));
+      if (it.reading) {
+        // As in the guide cards: the dot is decoration, the time one unit.
+        var dot = node('span', '', '·');
+        dot.setAttribute('aria-hidden', 'true');
+        meta.appendChild(document.createTextNode(' '));
+        meta.appendChild(dot);
+        meta.appendChild(document.createTextNode(' '));
+        meta.appendChild(node('span', 'nowrap', d.reading.replace('{n}', it.reading)));
+      }
       card.appendChild(meta);
       if (it.description) card.appendChild(node('p', 'card-desc', it.description));
       li.appendChild(card);

@@ -35,15 +35,22 @@ func (a *app) serveCommand() *cobra.Command {
 sends the queued confirmation and whitepaper emails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Listen first: with --addr HOST:0 the port, and so the default
+			// base URL of links and emails, is known only then.
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
 			if baseURL == "" {
-				baseURL = "http://" + addr + "/"
+				baseURL = "http://" + ln.Addr().String() + "/"
 			}
 			cfg, err := a.config(baseURL)
 			if err != nil {
 				return err
 			}
-			return a.serve(cmd.Context(), cfg, serveOptions{
-				addr: addr, publishDir: a.path(out), privateDir: a.path(private),
+			return a.serve(cmd.Context(), cfg, ln, serveOptions{
+				publishDir: a.path(out), privateDir: a.path(private),
 				watch: watch, build: !noBuild, worker: worker,
 			})
 		},
@@ -59,12 +66,12 @@ sends the queued confirmation and whitepaper emails.`,
 }
 
 type serveOptions struct {
-	addr, publishDir, privateDir string
-	watch, build                 bool
-	worker                       string
+	publishDir, privateDir string
+	watch, build           bool
+	worker                 string
 }
 
-func (a *app) serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
+func (a *app) serve(ctx context.Context, cfg *config.Config, ln net.Listener, o serveOptions) error {
 	wp, err := a.prepareSite(ctx, cfg, o)
 	if err != nil {
 		return err
@@ -111,10 +118,6 @@ func (a *app) serve(ctx context.Context, cfg *config.Config, o serveOptions) err
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -125,7 +128,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config, o serveOptions) err
 		wg.Go(func() { a.watch(ctx, cfg, o, h) })
 	}
 	a.log.Info("serving", "url", cfg.BaseURL, "addr", ln.Addr().String(), "dir", o.publishDir)
-	err = web.Serve(ctx, h.Server(o.addr), ln)
+	err = web.Serve(ctx, h.Server(ln.Addr().String()), ln)
 	cancel()
 	wg.Wait()
 	return err

@@ -78,9 +78,13 @@ func (h *Handler) confirmExpired(w http.ResponseWriter, r *http.Request, c token
 }
 
 func (h *Handler) confirmedPage(w http.ResponseWriter, sub store.Subscriber, now time.Time) {
+	lead := msgConfirmedLead
+	if f := h.cfg.Params.Newsletter.Frequency; f != "" {
+		lead = fmt.Sprintf(msgConfirmedLeadFreq, f)
+	}
 	p := &page{
 		Title: titleConfirmed, Heading: titleConfirmed,
-		Lead: msgConfirmedLead, Paragraphs: []string{msgConfirmedUnsub},
+		Lead: lead, Paragraphs: []string{msgConfirmedUnsub},
 		Actions: []action{{Href: pathGuides, Label: msgToGuides}},
 	}
 	if sub.WhitepaperRequested {

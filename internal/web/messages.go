@@ -78,7 +78,8 @@ const (
 
 // Confirmation pages.
 const (
-	msgConfirmedLead     = "Twój adres jest na liście. Będziemy wysyłać ci nowe poradniki, zwykle kilka razy w miesiącu."
+	msgConfirmedLead     = "Twój adres jest na liście. Będziemy wysyłać ci nowe poradniki."
+	msgConfirmedLeadFreq = "Twój adres jest na liście. Będziemy wysyłać ci nowe poradniki – %s."
 	msgConfirmedUnsub    = "W każdej wiadomości znajdziesz link, którym wypiszesz się jednym kliknięciem."
 	msgConfirmedWPTitle  = "Twoja biała księga"
 	msgConfirmedWPGated  = "Pobierz przewodnik w formacie PDF. Link jest ważny przez 7 dni; wysłaliśmy go też e-mailem."

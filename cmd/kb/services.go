@@ -19,7 +19,11 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config) (*store.Store, 
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(cfg.Env.DataDir, "kb.db")
 	}
-	st, err := store.Open(ctx, dsn, store.WithLogger(a.log))
+	opts := []store.Option{store.WithLogger(a.log)}
+	if n := cfg.Env.DatabaseMaxConns; n > 0 {
+		opts = append(opts, store.WithMaxOpenConns(n))
+	}
+	st, err := store.Open(ctx, dsn, opts...)
 	if err != nil {
 		return nil, err
 	}

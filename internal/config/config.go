@@ -96,6 +96,9 @@ type Env struct {
 	Secret string
 	// DatabaseURL selects the store: empty or sqlite:PATH, or postgres://…
 	DatabaseURL string
+	// DatabaseMaxConns caps the PostgreSQL connections of this process
+	// (KB_DATABASE_MAX_CONNS); 0 means the store's default.
+	DatabaseMaxConns int
 	// SignupRate is the per-IP limit on /api/subscribe, e.g. "10/min", or "off".
 	SignupRate     Rate
 	TrustedProxies []netip.Prefix
@@ -236,6 +239,13 @@ func loadEnv(getenv func(string) string) (Env, error) {
 	}
 	if env.MailgunAPIBase != "" && !strings.HasSuffix(strings.TrimSuffix(env.MailgunAPIBase, "/"), "/v3") {
 		return env, fmt.Errorf("MAILGUN_API_BASE %q must end in /v3, e.g. https://api.eu.mailgun.net/v3", env.MailgunAPIBase)
+	}
+	if s := getenv("KB_DATABASE_MAX_CONNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return env, fmt.Errorf("KB_DATABASE_MAX_CONNS: %q is not a number from 1 to 1000", s)
+		}
+		env.DatabaseMaxConns = n
 	}
 	if s := getenv("KB_SIGNUP_RATE"); s != "" {
 		r, err := ParseRate(s)

@@ -73,6 +73,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad origin", strings.Replace(minimalConfig, "https://www.example.pl", "www.example.pl", 1), nil, "allowed_origins"},
 		{"bad rate", minimalConfig, map[string]string{"KB_SIGNUP_RATE": "fast"}, "KB_SIGNUP_RATE"},
 		{"bad proxy", minimalConfig, map[string]string{"KB_TRUSTED_PROXIES": "proxy.local"}, "KB_TRUSTED_PROXIES"},
+		{"bad pool size", minimalConfig, map[string]string{"KB_DATABASE_MAX_CONNS": "0"}, "KB_DATABASE_MAX_CONNS"},
 		{"mailgun without domain", minimalConfig, map[string]string{"MAILGUN_API_KEY": "key"}, "MAILGUN_DOMAIN"},
 		{"mailgun base without v3", minimalConfig, map[string]string{"MAILGUN_API_KEY": "k", "MAILGUN_DOMAIN": "d", "MAILGUN_API_BASE": "https://api.eu.mailgun.net"}, "/v3"},
 	}

@@ -18,7 +18,7 @@ test:
 	$(GO) test -race -count=1 ./...
 	@echo "test: browser screenshots in $${KB_SCREENSHOTS:-$(CURDIR)/test-artifacts/screenshots}"
 
-## bench: every benchmark, several runs each, summarised in BENCHMARKS.md (takes about half an hour;
+## bench: every benchmark, several runs each, summarised in BENCHMARKS.md (takes about an hour;
 ##        BENCH_QUICK=1 skips the 10,000-guide and 1,000,000-subscriber sizes)
 bench:
 	bash scripts/bench.sh

@@ -187,8 +187,10 @@ func (b *Batch) validate() error {
 	}
 	seen := make(map[string]bool, len(b.Recipients))
 	for i, r := range b.Recipients {
-		if err := checkBareAddress(fmt.Sprintf("recipient %d", i+1), r.Address); err != nil {
-			return err
+		if checkBareAddress("", r.Address) != nil {
+			// Checked again to name the recipient: the label is only
+			// formatted when it is needed.
+			return checkBareAddress(fmt.Sprintf("recipient %d", i+1), r.Address)
 		}
 		key := strings.ToLower(r.Address)
 		if seen[key] {

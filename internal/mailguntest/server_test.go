@@ -241,17 +241,29 @@ func TestMessagesValidation(t *testing.T) {
 		{"bad deliverytime", append(baseFields("a@example.pl"), field{"o:deliverytime", "tomorrow"}), "'o:deliverytime'"},
 		{"bad testmode", append(baseFields("a@example.pl"), field{"o:testmode", "maybe"}), "'o:testmode'"},
 	}
+	// The lean server (count-only, no events) checks recipient variables
+	// without parsing them; it must refuse the same calls.
+	lean := New(WithCountOnly(), WithEvents(false))
+	defer lean.Close()
 	s := New()
 	defer s.Close()
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ct, body := multipartBody(t, tt.fields)
-			r := post(t, s, DefaultAPIKey, DefaultDomain, ct, body)
-			msg, _ := r.body["message"].(string)
-			if r.status != http.StatusBadRequest || !strings.Contains(msg, tt.want) {
-				t.Fatalf("answer %d %s, want 400 with %q", r.status, r.raw, tt.want)
-			}
-		})
+		for _, srv := range []struct {
+			name string
+			s    *Server
+		}{{"full", s}, {"lean", lean}} {
+			t.Run(tt.name+"/"+srv.name, func(t *testing.T) {
+				ct, body := multipartBody(t, tt.fields)
+				r := post(t, srv.s, DefaultAPIKey, DefaultDomain, ct, body)
+				msg, _ := r.body["message"].(string)
+				if r.status != http.StatusBadRequest || !strings.Contains(msg, tt.want) {
+					t.Fatalf("answer %d %s, want 400 with %q", r.status, r.raw, tt.want)
+				}
+			})
+		}
+	}
+	if got := lean.Stats(); got.Accepted != 0 {
+		t.Errorf("lean server accepted refused calls: %+v", got)
 	}
 	t.Run("unsupported content type", func(t *testing.T) {
 		r := post(t, s, DefaultAPIKey, DefaultDomain, "application/json", strings.NewReader(`{}`))

@@ -307,7 +307,9 @@ func lockBatch(t *txn, batchID int64) (campaignID int64, seq int, state BatchSta
 }
 
 // BatchRecipients returns the recipients of batch id still to be sent to,
-// after marking those no longer confirmed as skipped.
+// after marking those no longer confirmed as skipped. One pass reads the
+// recipients with their current status; the rare ineligible ones are then
+// skipped by id.
 func (s *Store) BatchRecipients(ctx context.Context, batchID int64) ([]Recipient, error) {
 	var list []Recipient
 	err := s.tx(ctx, func(t *txn) error {
@@ -316,28 +318,56 @@ func (s *Store) BatchRecipients(ctx context.Context, batchID int64) ([]Recipient
 		if err != nil {
 			return err
 		}
-		if err := skipIneligible(t, campaignID, seq); err != nil {
-			return err
-		}
-		rows, err := t.query(`SELECT subscriber_id, email, name FROM campaign_recipients
-			WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending' ORDER BY subscriber_id`, campaignID, seq)
+		rows, err := t.query(`SELECT r.subscriber_id, r.email, r.name,
+				CASE WHEN s.status = 'confirmed' THEN 1 ELSE 0 END
+			FROM campaign_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
+			WHERE r.campaign_id = ? AND r.batch_seq = ? AND r.state = 'pending' ORDER BY r.subscriber_id`, campaignID, seq)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		var ineligible []int64
 		for rows.Next() {
 			var r Recipient
-			if err := rows.Scan(&r.SubscriberID, &r.Email, &r.Name); err != nil {
+			var confirmed int
+			if err := rows.Scan(&r.SubscriberID, &r.Email, &r.Name, &confirmed); err != nil {
+				rows.Close()
 				return err
 			}
-			list = append(list, r)
+			if confirmed == 1 {
+				list = append(list, r)
+			} else {
+				ineligible = append(ineligible, r.SubscriberID)
+			}
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return skipRecipients(t, campaignID, seq, ineligible)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: recipients of batch %d: %w", batchID, err)
 	}
 	return list, nil
+}
+
+// skipRecipients marks the given pending recipients of a batch as skipped
+// and counts them on the campaign.
+func skipRecipients(t *txn, campaignID int64, seq int, subscriberIDs []int64) error {
+	var skipped int64
+	for _, id := range subscriberIDs {
+		n, err := affected(t.exec(`UPDATE campaign_recipients SET state = 'skipped'
+			WHERE campaign_id = ? AND batch_seq = ? AND subscriber_id = ? AND state = 'pending'`, campaignID, seq, id))
+		if err != nil {
+			return err
+		}
+		skipped += n
+	}
+	if skipped == 0 {
+		return nil
+	}
+	_, err := t.exec("UPDATE campaigns SET skipped_count = skipped_count + ? WHERE id = ?", skipped, campaignID)
+	return err
 }
 
 // guard turns a guarded UPDATE that changed nothing into ErrNotFound or

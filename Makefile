@@ -19,7 +19,8 @@ test:
 	@echo "test: browser screenshots in $${KB_SCREENSHOTS:-$(CURDIR)/test-artifacts/screenshots}"
 
 ## bench: every benchmark, several runs each, summarised in BENCHMARKS.md (takes about an hour;
-##        BENCH_QUICK=1 skips the 10,000-guide and 1,000,000-subscriber sizes)
+##        BENCH_QUICK=1 skips the 10,000-guide and 1,000,000-subscriber sizes;
+##        BENCH_PARTS="signup" BENCH_RAW=/tmp/kb-bench.XXXX redoes one part of an earlier run)
 bench:
 	bash scripts/bench.sh
 

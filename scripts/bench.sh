@@ -3,13 +3,18 @@
 #   RUNS=5           runs of each quick benchmark (slow ones run 3 times)
 #   BENCH_QUICK=1    skip the slow sizes (10,000 guides, 1,000,000 subscribers)
 #   KB_TEST_POSTGRES a PostgreSQL server to use; default: a throwaway one
+#   BENCH_PARTS="site whitepaper send signup"  the parts to run
+#   BENCH_RAW=DIR    keep raw results in DIR (an earlier run's, to redo one part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-3}
 QUICK=${BENCH_QUICK:-}
-raw=$(mktemp -d /tmp/kb-bench.XXXXXX)
+PARTS=" ${BENCH_PARTS:-site whitepaper send signup} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
+raw=${BENCH_RAW:-$(mktemp -d /tmp/kb-bench.XXXXXX)}
+mkdir -p "$raw"
 echo "bench: raw results in $raw"
 
 command -v wrk >/dev/null || { echo "bench: installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -31,17 +36,26 @@ bench() { # name package pattern iterations count [args…]
 
 # Site builds: an even number of iterations, so kb build and Hugo each go
 # first as often (the second build of a pair inherits the first's heap).
-bench site ./internal/site 'BenchmarkBuild/guides=1000$' 4x "$RUNS"
-[ -n "$QUICK" ] || bench site ./internal/site 'BenchmarkBuild/guides=10000$' 2x 2
-echo "bench: whitepaper"
-go test -run '^$' -bench 'Render' -benchtime 10x -benchmem -count "$RUNS" ./internal/whitepaper | tee "$raw/whitepaper.txt" | grep -E '^Benchmark' || true
-bench send ./internal/newsletter 'Send100k' 1x "$RUNS"
-[ -n "$QUICK" ] || bench send ./internal/newsletter 'Send1M' 1x "$SLOW_RUNS" -args -newsletter.1m
-bench naive ./internal/newsletter 'NaiveSend' 1x "$SLOW_RUNS"
+if part site; then
+	rm -f "$raw/site.txt"
+	bench site ./internal/site 'BenchmarkBuild/guides=1000$' 4x "$RUNS"
+	[ -n "$QUICK" ] || bench site ./internal/site 'BenchmarkBuild/guides=10000$' 2x 2
+fi
+if part whitepaper; then
+	echo "bench: whitepaper"
+	go test -run '^$' -bench 'Render' -benchtime 10x -benchmem -count "$RUNS" ./internal/whitepaper | tee "$raw/whitepaper.txt" | grep -E '^Benchmark' || true
+fi
+if part send; then
+	rm -f "$raw/send.txt" "$raw/naive.txt"
+	bench send ./internal/newsletter 'Send100k' 1x "$RUNS"
+	[ -n "$QUICK" ] || bench send ./internal/newsletter 'Send1M' 1x "$SLOW_RUNS" -args -newsletter.1m
+	bench naive ./internal/newsletter 'NaiveSend' 1x "$SLOW_RUNS"
+fi
 
 # Signups: kb serve in its own process (SQLite or PostgreSQL, the outbox,
 # its mail worker running), wrk in another, a fresh database each run.
 port=18089
+spent=()
 signup_run() { # db conns run
 	local db=$1 conns=$2 run=$3 dir dsn="" pid out
 	dir=$(mktemp -d /tmp/kb-bench-serve.XXXXXX)
@@ -70,17 +84,26 @@ signup_run() { # db conns run
 	wait "$pid" 2>/dev/null || true
 	grep -E 'Requests/sec|99%|drain' "$out" | tr '\n' ' '
 	echo
-	rm -rf "$dir"
+	# Each run starts on a quiet disk: the last run's emails written back
+	# (or the next run's fsyncs wait for them) and nothing deleted until the
+	# end (on ext4 without a journal, creating files right after deleting
+	# tens of thousands walks past every recently freed inode).
+	spent+=("$dir")
+	sync
 	[ "$db" = postgres ] && PGOPTIONS="-c client_min_messages=warning" psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS kbbench_$$_${conns}_$run" || true
 }
-for db in sqlite postgres; do
-	for conns in 32 256; do
-		for run in $(seq "$RUNS"); do
-			echo -n "bench: signup $db c=$conns run $run: "
-			signup_run "$db" "$conns" "$run"
+if part signup; then
+	rm -f "$raw"/signup-*.txt
+	for db in sqlite postgres; do
+		for conns in 32 256; do
+			for run in $(seq "$RUNS"); do
+				echo -n "bench: signup $db c=$conns run $run: "
+				signup_run "$db" "$conns" "$run"
+			done
 		done
 	done
-done
+	rm -rf "${spent[@]}"
+fi
 
 go run ./tools/benchreport -raw "$raw" -quick="$([ -n "$QUICK" ] && echo true || echo false)" >BENCHMARKS.md
 echo "bench: wrote BENCHMARKS.md"

@@ -280,21 +280,6 @@ func (s *Store) Batch(ctx context.Context, id int64) (Batch, error) {
 	return b, nil
 }
 
-// skipIneligible marks the batch's pending recipients who are no longer
-// confirmed (unsubscribed, bounced, complained or erased since the campaign
-// was created) as skipped.
-func skipIneligible(t *txn, campaignID int64, seq int) error {
-	n, err := affected(t.exec(`UPDATE campaign_recipients SET state = 'skipped'
-		WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending'
-		AND NOT EXISTS (SELECT 1 FROM subscribers s
-			WHERE s.id = campaign_recipients.subscriber_id AND s.status = 'confirmed')`, campaignID, seq))
-	if err != nil || n == 0 {
-		return err
-	}
-	_, err = t.exec("UPDATE campaigns SET skipped_count = skipped_count + ? WHERE id = ?", n, campaignID)
-	return err
-}
-
 // lockBatch reads a batch's place and state, locked until the transaction
 // ends.
 func lockBatch(t *txn, batchID int64) (campaignID int64, seq int, state BatchState, err error) {
@@ -307,48 +292,56 @@ func lockBatch(t *txn, batchID int64) (campaignID int64, seq int, state BatchSta
 }
 
 // BatchRecipients returns the recipients of batch id still to be sent to,
-// after marking those no longer confirmed as skipped. One pass reads the
-// recipients with their current status; the rare ineligible ones are then
-// skipped by id.
+// after marking those no longer confirmed as skipped.
 func (s *Store) BatchRecipients(ctx context.Context, batchID int64) ([]Recipient, error) {
 	var list []Recipient
 	err := s.tx(ctx, func(t *txn) error {
-		list = list[:0]
 		campaignID, seq, _, err := lockBatch(t, batchID)
 		if err != nil {
 			return err
 		}
-		rows, err := t.query(`SELECT r.subscriber_id, r.email, r.name,
-				CASE WHEN s.status = 'confirmed' THEN 1 ELSE 0 END
-			FROM campaign_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
-			WHERE r.campaign_id = ? AND r.batch_seq = ? AND r.state = 'pending' ORDER BY r.subscriber_id`, campaignID, seq)
-		if err != nil {
-			return err
-		}
-		var ineligible []int64
-		for rows.Next() {
-			var r Recipient
-			var confirmed int
-			if err := rows.Scan(&r.SubscriberID, &r.Email, &r.Name, &confirmed); err != nil {
-				rows.Close()
-				return err
-			}
-			if confirmed == 1 {
-				list = append(list, r)
-			} else {
-				ineligible = append(ineligible, r.SubscriberID)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return skipRecipients(t, campaignID, seq, ineligible)
+		list, err = pendingRecipients(t, campaignID, seq)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: recipients of batch %d: %w", batchID, err)
 	}
 	return list, nil
+}
+
+// pendingRecipients returns a batch's pending recipients who are still
+// confirmed, and marks the others (unsubscribed, bounced, complained or
+// erased since the campaign was created) as skipped. One pass reads the
+// recipients with their current status; the rare ineligible ones are then
+// skipped by id.
+func pendingRecipients(t *txn, campaignID int64, seq int) ([]Recipient, error) {
+	rows, err := t.query(`SELECT r.subscriber_id, r.email, r.name,
+			CASE WHEN s.status = 'confirmed' THEN 1 ELSE 0 END
+		FROM campaign_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
+		WHERE r.campaign_id = ? AND r.batch_seq = ? AND r.state = 'pending' ORDER BY r.subscriber_id`, campaignID, seq)
+	if err != nil {
+		return nil, err
+	}
+	var list []Recipient
+	var ineligible []int64
+	for rows.Next() {
+		var r Recipient
+		var confirmed int
+		if err := rows.Scan(&r.SubscriberID, &r.Email, &r.Name, &confirmed); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if confirmed == 1 {
+			list = append(list, r)
+		} else {
+			ineligible = append(ineligible, r.SubscriberID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return list, skipRecipients(t, campaignID, seq, ineligible)
 }
 
 // skipRecipients marks the given pending recipients of a batch as skipped
@@ -474,31 +467,17 @@ func (s *Store) ResolveBatch(ctx context.Context, batchID int64, accepted []stri
 		if state != BatchUnknown {
 			return fmt.Errorf("%w: batch %d is %s, want unknown", ErrConflict, batchID, state)
 		}
-		if err := skipIneligible(t, campaignID, seq); err != nil {
-			return err
-		}
-		rows, err := t.query(`SELECT subscriber_id, email FROM campaign_recipients
-			WHERE campaign_id = ? AND batch_seq = ? AND state = 'pending'`, campaignID, seq)
+		pending, err := pendingRecipients(t, campaignID, seq)
 		if err != nil {
 			return err
 		}
 		var found []int64
-		for rows.Next() {
-			var id int64
-			var email string
-			if err := rows.Scan(&id, &email); err != nil {
-				rows.Close()
-				return err
-			}
-			if keys[mailaddr.Key(email)] {
-				found = append(found, id)
+		for _, r := range pending {
+			if keys[mailaddr.Key(r.Email)] {
+				found = append(found, r.SubscriberID)
 			} else {
 				remaining++
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		for _, id := range found {
 			if _, err := t.exec(`UPDATE campaign_recipients SET state = 'resolved', sent_at = ?

@@ -142,7 +142,6 @@ func (a *app) prepareSite(ctx context.Context, cfg *config.Config, o serveOption
 		if err != nil {
 			return builtWhitepaper{}, err
 		}
-		a.log.Info("site built", "pages", b.Pages, "guides", len(b.Guides), "duration", b.Duration.Round(time.Millisecond))
 		return b.Whitepaper, nil
 	}
 	if _, err := os.Stat(filepath.Join(o.publishDir, "index.html")); err != nil {

@@ -430,3 +430,32 @@ func findURL(t *testing.T, text, prefix string) string {
 	}
 	return text[i : i+end]
 }
+
+// TestImportReportsSkippedRows imports a list with an invalid and a repeated
+// address (and again, whole): each skipped row is named with its line and
+// reason, and nothing is imported twice.
+func TestImportReportsSkippedRows(t *testing.T) {
+	e := newEnv(t)
+	csvFile := filepath.Join(t.TempDir(), "list.csv")
+	os.WriteFile(csvFile, []byte("email,name\nok@example.pl,Ok\nnot-an-address,X\nOK@Example.pl,Dup\n"), 0o644)
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"first import", []string{"Read 3 rows, imported 1, skipped 2.", "line 3: not-an-address: invalid_email (", "line 4: OK@example.pl: duplicate_in_file"}},
+		{"repeated import", []string{"Read 3 rows, imported 0, skipped 3.", "line 2: ok@example.pl: "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := mustKB(t, e, "subscribers", "import", "--status", "confirmed", csvFile)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	if out := mustKB(t, e, "subscribers", "list"); strings.Count(strings.ToLower(out), "ok@example.pl") != 1 {
+		t.Errorf("want the address listed once:\n%s", out)
+	}
+}

@@ -218,7 +218,11 @@ an empty database — the way to move from SQLite to PostgreSQL.`,
 				}
 				fmt.Fprintf(a.stdout, "Read %d rows, imported %d, skipped %d.\n", report.Read, report.Imported, len(report.Skipped))
 				for _, sk := range report.Skipped {
-					fmt.Fprintf(a.stdout, "  line %d: %s: %s %s\n", sk.Line, sk.Email, sk.Reason, sk.Detail)
+					fmt.Fprintf(a.stdout, "  line %d: %s: %s", sk.Line, sk.Email, sk.Reason)
+					if sk.Detail != "" {
+						fmt.Fprintf(a.stdout, " (%s)", sk.Detail)
+					}
+					fmt.Fprintln(a.stdout)
 				}
 				return nil
 			})

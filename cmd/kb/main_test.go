@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/mail"
 	"os"
@@ -19,6 +17,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/kbpress/kb/internal/emltest"
 )
 
 // repoRoot is the site this command builds in the tests: the real one.
@@ -351,29 +351,11 @@ func readEmails(t *testing.T, dir string) map[string]email {
 	names, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
 	out := map[string]email{}
 	for _, name := range names {
-		f, err := os.Open(name)
+		m, err := emltest.Read(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := mail.ReadMessage(f)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
-		r := multipart.NewReader(m.Body, params["boundary"])
-		var text string
-		for {
-			p, err := r.NextPart()
-			if err != nil {
-				break
-			}
-			if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-				b, _ := io.ReadAll(p)
-				text = string(b)
-			}
-		}
-		f.Close()
-		out[filepath.Base(name)] = email{header: m.Header, text: text}
+		out[filepath.Base(name)] = email{header: m.Header, text: m.Text}
 	}
 	return out
 }

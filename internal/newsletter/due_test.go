@@ -1,14 +1,9 @@
 package newsletter
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kbpress/kb/internal/emails"
+	"github.com/kbpress/kb/internal/emltest"
 	"github.com/kbpress/kb/internal/guide"
 	mailpkg "github.com/kbpress/kb/internal/mail"
 	"github.com/kbpress/kb/internal/mailguntest"
@@ -362,40 +358,9 @@ func TestRunNonASCIISlug(t *testing.T) {
 // text and HTML parts.
 func readEML(t *testing.T, path string) (to, unsubscribe, text, html string) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	m, err := emltest.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := mail.ParseAddress(msg.Header.Get("To"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(part) // NextPart decodes quoted-printable
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/html") {
-			html = string(body)
-		} else {
-			text = string(body)
-		}
-	}
-	return addr.Address, strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>"), text, html
+	return m.To, strings.Trim(m.Header.Get("List-Unsubscribe"), "<>"), m.Text, m.HTML
 }

@@ -6,13 +6,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -27,6 +23,7 @@ import (
 	"github.com/kbpress/kb/internal/config"
 	"github.com/kbpress/kb/internal/delivery"
 	"github.com/kbpress/kb/internal/emails"
+	"github.com/kbpress/kb/internal/emltest"
 	kbmail "github.com/kbpress/kb/internal/mail"
 	"github.com/kbpress/kb/internal/store"
 	"github.com/kbpress/kb/internal/token"
@@ -400,42 +397,12 @@ func (e *env) mailsTagged(tag string) []sentMail {
 
 func readEML(t testing.TB, path string) sentMail {
 	t.Helper()
-	f, err := os.Open(path)
+	m, err := emltest.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	msg, err := mail.ReadMessage(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	m := sentMail{file: filepath.Base(path), tag: msg.Header.Get("X-Mailgun-Tag")}
-	if to, err := msg.Header.AddressList("To"); err == nil && len(to) == 1 {
-		m.to = to[0].Address
-	}
-	m.unsubscribe = strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>")
-	media, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(media, "multipart/") {
-		t.Fatalf("%s: content type %q", path, msg.Header.Get("Content-Type"))
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart() // decodes quoted-printable
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/plain") {
-			b, err := io.ReadAll(part)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.text = string(b)
-		}
-	}
-	return m
+	return sentMail{file: filepath.Base(path), tag: m.Header.Get("X-Mailgun-Tag"), to: m.To,
+		unsubscribe: strings.Trim(m.Header.Get("List-Unsubscribe"), "<>"), text: m.Text}
 }
 
 // linkIn finds the first link to path in text and returns it relative to

@@ -3,11 +3,7 @@ package browser
 import (
 	"context"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/mail"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +12,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/kbpress/kb/internal/e2e/kbproc"
+	"github.com/kbpress/kb/internal/emltest"
 )
 
 // email is one .eml file from the outbox, as a reader's mail client
@@ -34,53 +31,17 @@ type email struct {
 }
 
 // readEmail parses an .eml file: headers, and the text part of its
-// multipart/alternative body (quoted-printable decoded by mime/multipart).
+// multipart/alternative body.
 func readEmail(path string) (email, error) {
-	f, err := os.Open(path)
+	m, err := emltest.Read(path)
 	if err != nil {
 		return email{}, err
 	}
-	defer f.Close()
-	msg, err := mail.ReadMessage(f)
-	if err != nil {
-		return email{}, fmt.Errorf("%s: %w", path, err)
-	}
-	e := email{File: path, Header: msg.Header, Tag: msg.Header.Get("X-Mailgun-Tag")}
-	if to, err := mail.ParseAddress(msg.Header.Get("To")); err == nil {
-		e.To = to.Address
-	}
-	dec := new(mime.WordDecoder)
-	if e.Subject, err = dec.DecodeHeader(msg.Header.Get("Subject")); err != nil {
-		return email{}, fmt.Errorf("%s: subject: %w", path, err)
-	}
-	media, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return email{}, fmt.Errorf("%s: content type: %w", path, err)
-	}
-	if !strings.HasPrefix(media, "multipart/") {
-		return email{}, fmt.Errorf("%s: %s, want a multipart email with a text part", path, media)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return email{}, fmt.Errorf("%s: %w", path, err)
-		}
-		if pm, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); pm == "text/plain" {
-			b, err := io.ReadAll(p)
-			if err != nil {
-				return email{}, fmt.Errorf("%s: text part: %w", path, err)
-			}
-			e.Text = string(b)
-		}
-	}
-	if e.Text == "" {
+	if m.Text == "" {
 		return email{}, fmt.Errorf("%s: no text/plain part", path)
 	}
-	return e, nil
+	return email{File: path, Header: m.Header, To: m.To, Subject: m.Subject,
+		Tag: m.Header.Get("X-Mailgun-Tag"), Text: m.Text}, nil
 }
 
 // waitEmail waits (fsnotify on the outbox) for the email of kind

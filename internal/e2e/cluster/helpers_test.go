@@ -9,12 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"net/mail"
 	"net/url"
 	"os"
 	"os/exec"
@@ -26,6 +23,7 @@ import (
 	"time"
 
 	"github.com/kbpress/kb/internal/e2e/kbproc"
+	"github.com/kbpress/kb/internal/emltest"
 	"github.com/kbpress/kb/internal/mailguntest"
 )
 
@@ -348,41 +346,15 @@ func readOutbox(t *testing.T, dir string) []email {
 }
 
 func parseEmail(path string) (email, error) {
-	f, err := os.Open(path)
+	m, err := emltest.Read(path)
 	if err != nil {
 		return email{}, err
 	}
-	defer f.Close()
-	msg, err := mail.ReadMessage(f)
-	if err != nil {
-		return email{}, err
+	if m.Text == "" {
+		return email{}, fmt.Errorf("no text/plain part")
 	}
-	to, err := mail.ParseAddress(msg.Header.Get("To"))
-	if err != nil {
-		return email{}, fmt.Errorf("To: %w", err)
-	}
-	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	e := email{file: path, to: to.Address, tag: msg.Header.Get("X-Mailgun-Tag"), subject: subject,
-		unsub: strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>")}
-	media, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(media, "multipart/") {
-		return email{}, fmt.Errorf("Content-Type %q: want multipart (%v)", msg.Header.Get("Content-Type"), err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart() // undoes quoted-printable
-		if err == io.EOF {
-			return email{}, fmt.Errorf("no text/plain part")
-		}
-		if err != nil {
-			return email{}, err
-		}
-		if ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); ct == "text/plain" {
-			b, err := io.ReadAll(part)
-			e.text = string(b)
-			return e, err
-		}
-	}
+	return email{file: path, to: m.To, tag: m.Header.Get("X-Mailgun-Tag"), subject: m.Subject,
+		unsub: strings.Trim(m.Header.Get("List-Unsubscribe"), "<>"), text: m.Text}, nil
 }
 
 var confirmLink = regexp.MustCompile(regexp.QuoteMeta(baseURL) + `(api/confirm\?token=[A-Za-z0-9_-]+)`)

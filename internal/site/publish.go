@@ -183,18 +183,7 @@ func publish(staging, publishDir string, built map[string]bool, log *slog.Logger
 func prune(dir string, keep map[string]bool) ([]string, error) {
 	var kept []string
 	emptied := map[string]bool{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+	err := walkFiles(dir, func(rel, path string) error {
 		if keep[rel] {
 			kept = append(kept, rel)
 			return nil
@@ -260,28 +249,33 @@ func readManifest(publishDir string) (manifest, bool) {
 	return m, true
 }
 
-// listFiles returns the regular files under dir as sorted slash paths.
+// listFiles returns the files under dir, but the manifest, as sorted slash
+// paths.
 func listFiles(dir string) ([]string, error) {
 	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	err := walkFiles(dir, func(rel, _ string) error {
+		if rel != ManifestName {
+			out = append(out, rel)
 		}
-		if d.IsDir() {
-			return nil
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+// walkFiles calls fn for every file under dir with its slash path relative
+// to dir and its full path.
+func walkFiles(dir string, fn func(rel, path string) error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
 		rel, err := filepath.Rel(dir, path)
 		if err != nil {
 			return err
 		}
-		if rel == ManifestName {
-			return nil
-		}
-		out = append(out, filepath.ToSlash(rel))
-		return nil
+		return fn(filepath.ToSlash(rel), path)
 	})
-	sort.Strings(out)
-	return out, err
 }
 
 // carryOver links (or copies) src to dst, creating dst's folder.

@@ -61,6 +61,9 @@ func (r *renderer) block(n ast.Node, b box) error {
 	case *ast.Blockquote:
 		return r.blockquote(n, b)
 	case *ast.FencedCodeBlock, *ast.CodeBlock:
+		if c := r.charts[n]; c != nil {
+			return r.chart(c, b)
+		}
 		return r.codeBlock(n, b)
 	case *ast.ThematicBreak:
 		r.thematicBreak(b)
@@ -207,6 +210,9 @@ func (r *renderer) minHeight(n ast.Node, b box, depth int) float64 {
 	case *east.Table:
 		return r.tableMinHeight(n, b)
 	case *ast.FencedCodeBlock, *ast.CodeBlock:
+		if c := r.charts[n]; c != nil {
+			return r.chartHeight(c, b) // a chart is never split
+		}
 		return float64(min(n.Lines().Len(), 3))*tsCode.lh + 5
 	case *ast.HTMLBlock:
 		return r.minHeight(n.NextSibling(), b, depth+1)

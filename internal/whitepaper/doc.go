@@ -40,6 +40,17 @@
 // For Polish, a one-letter word (a, i, o, u, w, z) never ends a line and a
 // dash never starts one.
 //
+// # Charts
+//
+// A fenced code block with the info string "wykres" holds a line chart's
+// data as YAML (chart.go documents the fields). It is the chart's one
+// source: the PDF draws it here with gonum.org/v1/plot, through a vg.Canvas
+// that writes fpdf's own vector paths and text in the embedded Go fonts
+// (vgfpdf.go), and the site's code-block render hook
+// (layouts/_markup/render-codeblock-wykres.html) draws the same data as
+// inline SVG. Both apply the same checks and compute the same y axis; a
+// block that breaks a rule fails the render with the file and line.
+//
 // # Reproducible output
 //
 // The same source and Options give the same bytes: the PDF's dates come

@@ -36,6 +36,9 @@ type Document struct {
 	Lastmod time.Time
 	// Body is the markdown after the front matter.
 	Body []byte
+	// bodyLine is how many lines of the file precede Body, so errors in
+	// the body can name the file's line.
+	bodyLine int
 }
 
 // frontMatter mirrors the fields read from the YAML or TOML header.
@@ -138,6 +141,7 @@ func Parse(path string, src []byte) (*Document, error) {
 		Version:     clean(string(fm.Version)),
 		Slug:        clean(string(fm.Slug)),
 		Body:        body,
+		bodyLine:    bytes.Count(src[:len(src)-len(body)], []byte("\n")),
 	}
 	for _, k := range append(fm.Keywords, fm.Tags...) {
 		if k = clean(k); k != "" {

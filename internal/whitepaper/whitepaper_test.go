@@ -248,7 +248,7 @@ func readTOC(t testing.TB, path string, pages, want int) []tocEntry {
 // each listed page really carries the numbered heading.
 func checkTOC(t *testing.T, path string, doc *Document, pages int) {
 	t.Helper()
-	r := newRenderer(context.Background(), doc, testOpts, languages["pl"], nil, mustMetrics(t), parseMarkdown(doc.Body))
+	r := newRenderer(context.Background(), doc, testOpts, languages["pl"], nil, mustMetrics(t), parseMarkdown(doc.Body), nil)
 	var want []*heading
 	for _, h := range r.heads {
 		if h.inTOC() {
@@ -444,8 +444,8 @@ func TestRealWhitepaper(t *testing.T) {
 	poppler(t)
 	doc := parseFile(t, realWhitepaper)
 	path, raw, info := renderToFile(t, doc, testOpts)
-	if info.Pages < 8 || info.Pages > 15 {
-		t.Errorf("%d pages, want 8 to 15", info.Pages)
+	if info.Pages < 8 || info.Pages > 16 { // 16: the forecast chart takes half a page
+		t.Errorf("%d pages, want 8 to 16", info.Pages)
 	}
 	if len(info.Warnings) > 0 {
 		t.Logf("warnings: %v", info.Warnings)

@@ -313,7 +313,8 @@ func (s *builtSite) checkPages(t *testing.T, exempt map[string]string) {
 		if lang, _ := attr(htmlEl[0], "lang"); lang != "pl" {
 			t.Errorf("%s: <html lang=%q>, want pl", file, lang)
 		}
-		titles := find(p.doc, byTag(atom.Title))
+		// The document's <title>, not an inline SVG's (which names a chart).
+		titles := find(p.doc, func(n *html.Node) bool { return n.DataAtom == atom.Title && n.Namespace == "" })
 		if len(titles) != 1 || text(titles[0]) == "" {
 			t.Errorf("%s: want one non-empty <title>", file)
 		}

@@ -43,6 +43,7 @@ type sourceGuide struct {
 	title     string
 	subject   string
 	published bool
+	reviewed  time.Time // zero when the front matter has none
 	body      string
 }
 
@@ -84,7 +85,9 @@ func readSourceGuides(t *testing.T, root string) []sourceGuide {
 				published = false
 			}
 		}
+		reviewed, _ := cast.ToTimeE(fm["reviewed"]) // TestContentHasReviewedDates checks the value
 		out = append(out, sourceGuide{
+			reviewed:  reviewed,
 			file:      filepath.ToSlash(filepath.Join("content", GuidesSection, filepath.Base(f))),
 			slug:      slug,
 			title:     cast.ToString(fm["title"]),
@@ -146,7 +149,28 @@ func TestRealSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBuiltSite(t, repoRoot, res, baseURL)
+	s := checkBuiltSite(t, repoRoot, res, baseURL)
+
+	t.Run("whitepaper reviewed", func(t *testing.T) {
+		for _, file := range reviewedFiles(t, repoRoot) {
+			if strings.HasPrefix(file, "content/"+GuidesSection+"/") {
+				continue // checkGuide
+			}
+			fm := readFrontMatterT(t, filepath.Join(repoRoot, file))
+			slug := cast.ToString(fm["slug"])
+			if slug == "" {
+				slug = strings.TrimSuffix(filepath.Base(file), ".md")
+			}
+			page := strings.TrimSuffix(strings.TrimPrefix(filepath.Dir(file), "content/"), "/") + "/" + slug + "/index.html"
+			p := s.pages[page]
+			if p == nil {
+				t.Fatalf("%s: no page %s", file, page)
+			}
+			published, _ := cast.ToTimeE(fm["date"])
+			reviewed, _ := cast.ToTimeE(fm["reviewed"])
+			checkReviewedShown(t, p, file, published, reviewed, nil)
+		}
+	})
 }
 
 // checkBuiltSite holds every check that applies to any build of the site.
@@ -197,6 +221,7 @@ func checkBuiltSite(t *testing.T, root string, res *Result, baseURL string) *bui
 		}
 	})
 	t.Run("links", s.checkLinks)
+	t.Run("firm footer", func(t *testing.T) { s.checkFirmFooter(t, root) })
 
 	t.Run("signup forms", func(t *testing.T) {
 		noForm := map[string]bool{"kb-shell/index.html": true, "newsletter/dziekujemy/index.html": true}
@@ -390,6 +415,7 @@ func checkGuide(t *testing.T, s *builtSite, src sourceGuide, g guide.Guide, base
 			t.Errorf("%s: JSON-LD %s: %v", src.file, k, err)
 		}
 	}
+	checkReviewedShown(t, p, src.file, g.Date, src.reviewed, a)
 	if m, _ := a["mainEntityOfPage"].(map[string]any); m["@id"] != g.Permalink {
 		t.Errorf("%s: mainEntityOfPage %v", src.file, a["mainEntityOfPage"])
 	}
@@ -473,7 +499,7 @@ func TestFixtureSite(t *testing.T) {
 		t.Error("tags of unpublished guides have pages")
 	}
 	page := readFile(t, filepath.Join(res.PublishDir, "poradniki/zalegla-faktura/index.html"))
-	for _, want := range []string{"1 października 2026", "Spis treści", "class=\"table-wrap\"", "Tagi:", "Przeczytaj też"} {
+	for _, want := range []string{"1 października 2026", "Zaktualizowano <time datetime=\"2026-12-02\">2 grudnia 2026</time>", "Spis treści", "class=\"table-wrap\"", "Tagi:", "Przeczytaj też"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("guide page lacks %q", want)
 		}
@@ -785,6 +811,14 @@ func TestBuildErrors(t *testing.T) {
 			},
 			wantFile: "content/poradniki/flaga.md",
 			wantMsg:  "newsletter",
+		},
+		{
+			name: "reviewed date",
+			edit: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "content/poradniki/przeglad.md"), "---\ntitle: Przegląd\ndate: 2026-01-01\nreviewed: 2026-02-30\n---\nTreść\n")
+			},
+			wantFile: "content/poradniki/przeglad.md",
+			wantMsg:  "reviewed",
 		},
 		{
 			name: "template syntax",

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,10 +46,14 @@ const (
 // a time. holder names the process in the error others get (ErrLocked).
 // The returned function releases the lock; call it exactly once.
 //
-// PostgreSQL: a session advisory lock on a connection kept for the purpose,
-// so it also ends if the process dies. SQLite: a lease row renewed by a
-// goroutine every third of the lease (WithLockLease), which another
-// process may take over once it has run out.
+// Both kinds end when the holder's process dies, so a killed kb send never
+// keeps the next one out. PostgreSQL: a session advisory lock on a
+// connection kept for the purpose. SQLite: an exclusive flock on a file
+// beside the database (kb.db.send-lock), which the kernel drops with the
+// process; the locks row only names the holder. Where no lock file can be
+// had (a platform without flock), the row itself is the lock: a lease
+// renewed every third of its length (WithLockLease), which another process
+// may take over once it has run out.
 func (s *Store) AcquireSendLock(ctx context.Context, holder string) (release func(context.Context) error, err error) {
 	if err := checkText("lock holder", holder, maxHolderLen); err != nil || holder == "" {
 		return nil, fmt.Errorf("%w: lock holder must be a short non-empty name", ErrInvalidInput)
@@ -55,8 +61,21 @@ func (s *Store) AcquireSendLock(ctx context.Context, holder string) (release fun
 	if s.d.name == dialectPostgres {
 		return s.acquireAdvisory(ctx, sendLockName, sendLockKey, holder)
 	}
+	if s.lockFiles != "" {
+		f, err := openLockFile(s.lockFiles + "." + sendLockName + "-lock")
+		if err == nil {
+			return s.acquireFileLock(ctx, f, sendLockName, holder)
+		}
+		s.log.Warn("no lock file; the send lock falls back to a lease that a killed holder keeps until it runs out",
+			"err", err, "lease", s.lockLease)
+	}
 	return s.acquireLease(ctx, sendLockName, holder)
 }
+
+// fileLockToken marks the row of a holder whose authority is the lock
+// file. Another row that has not expired belongs to a holder with a lease
+// only (a kb without lock files on the same database) and is respected.
+const fileLockToken = "file:"
 
 func randomToken() string {
 	b := make([]byte, 16)
@@ -71,6 +90,49 @@ func (s *Store) lockedError(ctx context.Context, name string) error {
 		return errors.Join(e, err)
 	}
 	return e
+}
+
+// acquireFileLock takes the flock on f inside a write transaction, so
+// that contenders take turns: the winner writes its row before anyone
+// else may look, and a loser reads the winner's name.
+func (s *Store) acquireFileLock(ctx context.Context, f *os.File, name, holder string) (func(context.Context) error, error) {
+	token := fileLockToken + randomToken()
+	var locked *LockedError
+	err := s.tx(ctx, func(t *txn) error {
+		locked = nil
+		ok, err := tryLockFile(f)
+		if err != nil {
+			return err
+		}
+		e := &LockedError{Name: name}
+		var other string
+		var expires int64
+		err = t.queryRow("SELECT holder, acquired_at, token, expires_at FROM locks WHERE name = ?", name).
+			Scan(&e.Holder, scanTime(&e.Since), &other, &expires)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		now := time.Now()
+		if !ok || err == nil && !strings.HasPrefix(other, fileLockToken) && expires > now.UnixMicro() {
+			locked = e
+			return nil
+		}
+		// Any other row is stale: its holder's flock is gone with it. The
+		// lease is kept alive for holders that know only leases.
+		_, err = t.exec(`INSERT INTO locks (name, holder, token, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+				acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+			name, holder, token, dbTime(now), dbTime(now.Add(s.lockLease)))
+		return err
+	})
+	if err != nil || locked != nil {
+		f.Close() // drops the flock, if it was taken
+		if err != nil {
+			return nil, fmt.Errorf("store: acquire lock %q: %w", name, err)
+		}
+		return nil, locked
+	}
+	return s.holdLease(name, holder, token, f), nil
 }
 
 func (s *Store) acquireLease(ctx context.Context, name, holder string) (func(context.Context) error, error) {
@@ -92,6 +154,12 @@ func (s *Store) acquireLease(ctx context.Context, name, holder string) (func(con
 	if !taken {
 		return nil, s.lockedError(ctx, name)
 	}
+	return s.holdLease(name, holder, token, nil), nil
+}
+
+// holdLease renews the lease row held under token until the returned
+// release function deletes it and then closes file (the flock), if any.
+func (s *Store) holdLease(name, holder, token string, file *os.File) func(context.Context) error {
 	var lost atomic.Bool
 	hbCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -129,6 +197,11 @@ func (s *Store) acquireLease(ctx context.Context, name, holder string) (func(con
 				n, err = affected(t.exec("DELETE FROM locks WHERE name = ? AND token = ?", name, token))
 				return err
 			})
+			// The flock goes after the row, so that a row gone missing
+			// meanwhile can only mean a lease-only holder took over.
+			if file != nil {
+				file.Close()
+			}
 			switch {
 			case err != nil:
 				relErr = fmt.Errorf("store: release lock %q: %w", name, err)
@@ -137,7 +210,7 @@ func (s *Store) acquireLease(ctx context.Context, name, holder string) (func(con
 			}
 		})
 		return relErr
-	}, nil
+	}
 }
 
 // renewLease extends the lease held under token, or reports ErrLockLost.

@@ -64,7 +64,7 @@ signup_run() { # db conns run
 		PGOPTIONS="-c client_min_messages=warning" psql -q "$KB_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
 		dsn="${KB_TEST_POSTGRES%%/postgres\?*}/$name?sslmode=disable"
 	fi
-	KB_DATA="$dir/data" KB_DATABASE_URL="$dsn" KB_SIGNUP_RATE=off KB_SECRET=bench-secret-0123456789abcdef0123456789 \
+	KB_DATA="$dir/data" KB_DATABASE_URL="$dsn" KB_SIGNUP_RATE=off KB_CONFIRM_CAP_DOMAIN=off KB_CONFIRM_CAP_TOTAL=off KB_SECRET=bench-secret-0123456789abcdef0123456789 \
 		bin/kb serve --addr "127.0.0.1:$port" --out "$dir/public" --private "$dir/private" >"$dir/serve.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

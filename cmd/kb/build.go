@@ -123,7 +123,8 @@ func (a *app) build(ctx context.Context, cfg *config.Config, publishDir, private
 	if err != nil {
 		return nil, err
 	}
-	params := map[string]any{}
+	// The privacy notice names the region where Mailgun processes emails.
+	params := map[string]any{"mail_region": cfg.Env.MailgunRegion()}
 	if hasWhitepaper {
 		wp.Info, err = whitepaper.Build(ctx, wp.src, wp.cached, wp.cacheDir, whitepaper.Options{
 			Firm:        cfg.Params.Firm.Name,

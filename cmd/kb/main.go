@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,6 +47,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "kb:", err)
+		// A missing or unsafe setting: the operator must act, a retry
+		// (systemd, cron) cannot help.
+		if _, ok := errors.AsType[*config.SettingError](err); ok {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -60,7 +66,12 @@ newsletter signup API, and sends every new guide to confirmed subscribers.
 
 Environment: KB_DATA (default ./data), KB_SECRET, KB_DATABASE_URL (default
 sqlite:$KB_DATA/kb.db, or postgres://…), KB_SIGNUP_RATE, KB_TRUSTED_PROXIES,
-MAILGUN_API_KEY, MAILGUN_DOMAIN, MAILGUN_API_BASE, MAILGUN_WEBHOOK_SIGNING_KEY.`,
+MAILGUN_API_KEY, MAILGUN_DOMAIN, MAILGUN_API_BASE, MAILGUN_WEBHOOK_SIGNING_KEY,
+KB_MAIL (outbox, or mailgun).
+
+kb serve with an https:// base URL, and kb serve or kb send sending through
+Mailgun, refuse to start (exit 2) without a KB_SECRET of 32+ characters;
+kb serve with an https:// base URL also wants Mailgun or KB_MAIL=outbox.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {

@@ -208,6 +208,9 @@ func TestCommandsRejectBadInput(t *testing.T) {
 // move the data.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t)
+	// The local flow (make run, a signup, kb send to the outbox) needs no
+	// KB_SECRET: a development secret is generated.
+	delete(e, "KB_SECRET")
 	out := filepath.Join(t.TempDir(), "public")
 	base := startServe(t, e, out)
 	outbox := filepath.Join(e["KB_DATA"], "outbox")
@@ -242,11 +245,20 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("%d confirmation emails, want 2", len(confirmations))
 	}
 	for _, m := range confirmations {
-		link := findURL(t, m.text, "http://kb.test/api/confirm?token=")
-		res := getRes(t, strings.Replace(link, "http://kb.test", base, 1))
-		if res.StatusCode != 200 {
-			t.Fatalf("confirm: %d", res.StatusCode)
+		if strings.Contains(m.text, "Ania") {
+			t.Fatalf("the name typed into the form is in the confirmation email:\n%s", m.text)
 		}
+		link := strings.Replace(findURL(t, m.text, "http://kb.test/api/confirm?token="), "http://kb.test", base, 1)
+		// Opening the link (as a mail scanner does) confirms nothing; the
+		// page's button does.
+		if page := get(t, link); !strings.Contains(page, "Potwierdzam zapis") {
+			t.Fatalf("confirm page has no button:\n%s", page)
+		}
+		res, err := http.Post(link, "application/x-www-form-urlencoded", strings.NewReader(""))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("confirm: %v %v", res, err)
+		}
+		res.Body.Close()
 	}
 	waitForEmails(t, outbox, 4) // the whitepaper follow-ups
 
@@ -258,19 +270,22 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The newsletter: a dry run, a test copy, the send, and a second send.
-	if plan := mustKB(t, e, "send", "--out", out, "--base-url", "http://kb.test/", "--dry-run"); !strings.Contains(plan, "przeplywy-pieniezne-malej-firmy") {
+	plan := mustKB(t, e, "send", "--out", out, "--base-url", "http://kb.test/", "--dry-run")
+	if !strings.Contains(plan, "przeplywy-pieniezne-malej-firmy") {
 		t.Fatalf("dry run does not plan the new guide:\n%s", plan)
 	}
+	// Every guide dated on or after params.newsletter.since is due: the
+	// plan's table has a row for each, under its header.
+	due := strings.Count(strings.TrimSpace(plan), "\n")
 	before := readEmails(t, outbox)
 	mustKB(t, e, "send", "--out", out, "--base-url", "http://kb.test/")
 	newsletters := newEmails(before, readEmails(t, outbox))
-	due := 2 // guides dated on or after params.newsletter.since
 	if len(newsletters) != 2*due {
 		t.Fatalf("sent %d newsletter emails, want %d (2 subscribers × %d guides)", len(newsletters), 2*due, due)
 	}
 	for _, m := range newsletters {
 		if !strings.HasPrefix(m.header.Get("List-Unsubscribe"), "<http://kb.test/api/unsubscribe?token=") ||
-			strings.Contains(m.text, "%recipient.") || !strings.Contains(m.text, "Dzień dobry, Ania!") {
+			strings.Contains(m.text, "%recipient.") || !strings.Contains(m.text, "Dzień dobry!") {
 			t.Fatalf("newsletter email not personalised:\n%s", m.text)
 		}
 	}
@@ -311,7 +326,18 @@ func TestEndToEnd(t *testing.T) {
 	if csv := mustKB(t, e, "subscribers", "export"); strings.Count(csv, "\n") != 3 || !strings.Contains(csv, "unsubscribed") {
 		t.Errorf("csv export:\n%s", csv)
 	}
-	mustKB(t, e, "subscribers", "delete", "anna@example.pl")
+	if n := countFilesTo(t, outbox, "anna@example.pl"); n == 0 {
+		t.Fatal("no outbox files to anna@example.pl before the erasure")
+	}
+	if msg := mustKB(t, e, "subscribers", "delete", "anna@example.pl"); !strings.Contains(msg, "outbox files deleted") {
+		t.Errorf("delete: %q", msg)
+	}
+	if n := countFilesTo(t, outbox, "anna@example.pl"); n != 0 {
+		t.Errorf("%d outbox files to the erased person left", n)
+	}
+	if n := countFilesTo(t, outbox, "jan@example.pl"); n == 0 {
+		t.Error("the erasure deleted another person's emails")
+	}
 	if shown := mustKB(t, e, "subscribers", "show", "anna@example.pl"); !strings.Contains(shown, `"subscriber": null`) ||
 		!strings.Contains(shown, `"erased": true`) {
 		t.Errorf("erased person still held:\n%s", shown)
@@ -319,6 +345,18 @@ func TestEndToEnd(t *testing.T) {
 	if v := mustKB(t, e, "migrate"); !strings.Contains(v, "schema version") {
 		t.Errorf("migrate: %q", v)
 	}
+}
+
+// countFilesTo counts the outbox's emails to address, in any letter case.
+func countFilesTo(t *testing.T, dir, address string) int {
+	t.Helper()
+	n := 0
+	for _, m := range readEmails(t, dir) {
+		if to, err := mail.ParseAddress(m.header.Get("To")); err == nil && strings.EqualFold(to.Address, address) {
+			n++
+		}
+	}
+	return n
 }
 
 func get(t *testing.T, url string) string {

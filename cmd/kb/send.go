@@ -31,10 +31,12 @@ type sendFlags struct {
 	ratePerHour int
 	settle      time.Duration
 	wait        time.Duration
+	// sends: the command mails (kb send), so production settings apply.
+	sends bool
 }
 
 func (a *app) sendCommand() *cobra.Command {
-	var f sendFlags
+	f := sendFlags{sends: true}
 	var dryRun, asJSON bool
 	var testAddress string
 	cmd := &cobra.Command{
@@ -106,6 +108,11 @@ func (a *app) newsletterSession(ctx context.Context, f sendFlags) (*newsletterSe
 	cfg, err := a.config(f.baseURL)
 	if err != nil {
 		return nil, err
+	}
+	if f.sends {
+		if err := checkSend(cfg); err != nil {
+			return nil, err
+		}
 	}
 	var deliverAt time.Time
 	if f.at != "" {

@@ -49,6 +49,10 @@ sends the queued confirmation and whitepaper emails.`,
 			if err != nil {
 				return err
 			}
+			// Before the build: a refusal should not take a minute.
+			if err := checkServe(cfg); err != nil {
+				return err
+			}
 			return a.serve(cmd.Context(), cfg, ln, serveOptions{
 				publishDir: a.path(out), privateDir: a.path(private),
 				watch: watch, build: !noBuild, worker: worker,
@@ -181,8 +185,10 @@ func (a *app) watch(ctx context.Context, cfg *config.Config, o serveOptions, h *
 	}
 }
 
-// purgeUnconfirmed deletes signups left unconfirmed for 30 days, at start
-// and then daily.
+// purgeUnconfirmed deletes signups left unconfirmed for 30 days, and the
+// people who withdrew consent once the privacy notice's period (the
+// 6-year limitation period of art. 118 k.c., to the end of the year) has
+// passed, at start and then daily.
 func (a *app) purgeUnconfirmed(ctx context.Context, st *store.Store) {
 	for {
 		n, err := st.PurgeUnconfirmed(ctx, time.Now().Add(-unconfirmedRetention))
@@ -191,6 +197,13 @@ func (a *app) purgeUnconfirmed(ctx context.Context, st *store.Store) {
 			a.log.Error("purge unconfirmed signups", "err", err)
 		case n > 0:
 			a.log.Info("purged unconfirmed signups", "count", n)
+		}
+		n, err = st.PurgeWithdrawn(ctx, store.WithdrawnRetentionCutoff(time.Now()))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Error("purge withdrawn subscribers", "err", err)
+		case n > 0:
+			a.log.Info("purged subscribers whose retention period ended", "count", n)
 		}
 		select {
 		case <-ctx.Done():

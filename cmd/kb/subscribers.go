@@ -8,13 +8,17 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kbpress/kb/internal/mail"
 	"github.com/kbpress/kb/internal/store"
 )
 
@@ -102,7 +106,7 @@ func (a *app) writeSubscribers(ctx context.Context, s *store.Store, f store.List
 		}
 		return tw.Flush()
 	case "csv":
-		w := csv.NewWriter(a.stdout)
+		w := &safeCSV{Writer: csv.NewWriter(a.stdout)}
 		if err := w.Write(csvHeader); err != nil {
 			return err
 		}
@@ -169,6 +173,14 @@ func (a *app) subscribersStats() *cobra.Command {
 				fmt.Fprintf(tw, "emails being sent\t%d\n", st.MailSending)
 				fmt.Fprintf(tw, "emails failed\t%d\n", st.MailFailed)
 				fmt.Fprintf(tw, "campaigns\t%d (%d unfinished)\n", st.Campaigns, st.CampaignsActive)
+				held := 0
+				for _, n := range st.Held {
+					held += n
+				}
+				fmt.Fprintf(tw, "emails held back by limits (30 days)\t%d\n", held)
+				for _, reason := range slices.Sorted(maps.Keys(st.Held)) {
+					fmt.Fprintf(tw, "  %s\t%d\n", reason, st.Held[reason])
+				}
 				return tw.Flush()
 			})
 		},
@@ -266,9 +278,10 @@ func readImportCSV(r io.Reader) (iter.Seq[store.ImportRow], func() error) {
 			failure = errors.New(`CSV header has no "email" column`)
 			return
 		}
+		// restoreCell: a list exported by kb imports as it was.
 		get := func(rec []string, name string) string {
 			if i, ok := col[name]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
+				return restoreCell(strings.TrimSpace(rec[i]))
 			}
 			return ""
 		}
@@ -284,7 +297,7 @@ func readImportCSV(r io.Reader) (iter.Seq[store.ImportRow], func() error) {
 			}
 			row := store.ImportRow{Line: line, Name: get(rec, "name"), Source: get(rec, "consent_source")}
 			if emailCol < len(rec) {
-				row.Email = rec[emailCol]
+				row.Email = restoreCell(rec[emailCol])
 			}
 			if at := get(rec, "consent_at"); at != "" {
 				if t, err := time.Parse(time.RFC3339, at); err == nil {
@@ -353,15 +366,37 @@ func (a *app) subscribersDelete() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if !found {
-					fmt.Fprintf(a.stdout, "No subscriber %s; its hash is on the erasure list, so imports will skip it.\n", args[0])
-					return nil
+				// The outbox keeps copies of the emails sent to them: those
+				// go too. (What Mailgun keeps is erased at Mailgun.)
+				files, err := a.forgetOutbox(cmd.Context(), args[0])
+				if err != nil {
+					return fmt.Errorf("erased from the database, but not from the outbox: %w", err)
 				}
-				fmt.Fprintf(a.stdout, "Erased %s.\n", args[0])
+				if !found {
+					fmt.Fprintf(a.stdout, "No subscriber %s; its keyed hash is on the erasure list, so imports will skip it", args[0])
+				} else {
+					fmt.Fprintf(a.stdout, "Erased %s", args[0])
+				}
+				fmt.Fprintf(a.stdout, "; %d outbox files deleted.\n", files)
 				return nil
 			})
 		},
 	}
+}
+
+// forgetOutbox deletes the outbox's emails to address. The outbox is where
+// the local transport writes; with Mailgun it may still hold emails from
+// before Mailgun was configured.
+func (a *app) forgetOutbox(ctx context.Context, address string) (int, error) {
+	cfg, err := a.config("")
+	if err != nil {
+		return 0, err
+	}
+	ob, err := mail.NewOutbox(filepath.Join(cfg.Env.DataDir, "outbox"))
+	if err != nil {
+		return 0, err
+	}
+	return ob.Forget(ctx, address)
 }
 
 func (a *app) migrateCommand() *cobra.Command {

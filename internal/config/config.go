@@ -46,13 +46,21 @@ type Params struct {
 }
 
 // Firm describes the publisher; its postal address goes into every email.
+// The registry details are what art. 206 k.s.h. requires of a sp. z o.o. on
+// its website and in its correspondence; each is optional, but a set one
+// must be well-formed, since it is printed on every page and email.
 type Firm struct {
-	Name         string `toml:"name"`
-	ShortName    string `toml:"short_name"`
-	Address      string `toml:"address"`
-	Email        string `toml:"email"`
-	Phone        string `toml:"phone"`
-	PrivacyEmail string `toml:"privacy_email"`
+	Name          string `toml:"name"`
+	ShortName     string `toml:"short_name"`
+	Address       string `toml:"address"`
+	Email         string `toml:"email"`
+	Phone         string `toml:"phone"`
+	PrivacyEmail  string `toml:"privacy_email"`
+	RegistryCourt string `toml:"registry_court"`
+	KRS           string `toml:"krs"`
+	NIP           string `toml:"nip"`
+	REGON         string `toml:"regon"`
+	ShareCapital  string `toml:"share_capital"`
 }
 
 // MailParams is the sender identity of every email.
@@ -102,11 +110,24 @@ type Env struct {
 	// SignupRate is the per-IP limit on /api/subscribe, e.g. "10/min", or "off".
 	SignupRate     Rate
 	TrustedProxies []netip.Prefix
+	// SecretPrevious are retired secrets still accepted on links already
+	// mailed (KB_SECRET_PREVIOUS, comma-separated); see signup.go.
+	SecretPrevious []string
+	// ConfirmCapDomain and ConfirmCapTotal cap the confirmation emails per
+	// hour to one recipient domain and in total (KB_CONFIRM_CAP_DOMAIN,
+	// KB_CONFIRM_CAP_TOTAL; 0: no cap).
+	ConfirmCapDomain int
+	ConfirmCapTotal  int
 
 	MailgunAPIKey            string
 	MailgunDomain            string
 	MailgunAPIBase           string
 	MailgunWebhookSigningKey string
+
+	// Mail is KB_MAIL (issue 11, safe defaults; see production.go):
+	// MailOutbox forces the .eml outbox, MailMailgun requires Mailgun, ""
+	// picks Mailgun when MAILGUN_API_KEY is set.
+	Mail string
 }
 
 // Rate is a number of events per period; the zero Rate means unlimited.
@@ -193,12 +214,76 @@ func (c *Config) validate() error {
 	if c.Params.Firm.Name == "" || c.Params.Firm.Address == "" {
 		return errors.New("params.firm.name and params.firm.address are required (every email carries the postal address)")
 	}
+	if err := c.Params.Firm.validate(); err != nil {
+		return err
+	}
 	for _, o := range c.Params.Signup.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
 			return fmt.Errorf("params.signup.allowed_origins: %q is not an origin like https://example.pl", o)
 		}
 	}
 	return nil
+}
+
+// validate checks the registry numbers' form and check digits, so that a
+// typo does not reach every page and email.
+func (f Firm) validate() error {
+	if f.KRS != "" && !allDigits(f.KRS, 10) {
+		return fmt.Errorf("params.firm.krs %q must be 10 digits, e.g. 0000123456", f.KRS)
+	}
+	if f.NIP != "" && !checksumOK(f.NIP, []int{6, 5, 7, 2, 3, 4, 5, 6, 7}, false) {
+		return fmt.Errorf("params.firm.nip %q is not a valid NIP (10 digits, hyphens allowed, check digit)", f.NIP)
+	}
+	if f.REGON != "" && !checksumOK(f.REGON, []int{8, 9, 2, 3, 4, 5, 6, 7}, true) &&
+		!checksumOK(f.REGON, []int{2, 4, 8, 5, 0, 9, 7, 3, 6, 1, 2, 4, 8}, true) {
+		return fmt.Errorf("params.firm.regon %q is not a valid REGON (9 or 14 digits, check digit)", f.REGON)
+	}
+	return nil
+}
+
+func allDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// checksumOK reports whether s (hyphens and spaces ignored) has one digit
+// per weight plus a check digit equal to the weighted sum mod 11. A sum of
+// 10 makes a NIP invalid; a REGON (tenIsZero) takes 0 as its check digit.
+func checksumOK(s string, weights []int, tenIsZero bool) bool {
+	digits := strings.NewReplacer("-", "", " ", "").Replace(s)
+	if !allDigits(digits, len(weights)+1) {
+		return false
+	}
+	sum := 0
+	for i, w := range weights {
+		sum += w * int(digits[i]-'0')
+	}
+	check := sum % 11
+	if check == 10 {
+		if !tenIsZero {
+			return false
+		}
+		check = 0
+	}
+	return check == int(digits[len(weights)]-'0')
+}
+
+// MailgunRegion is where Mailgun stores the messages, by the API base the
+// firm chose: "eu" for Mailgun's EU endpoint, otherwise "us" (Mailgun's
+// default). The privacy notice names the region, so the site is built
+// with it.
+func (e Env) MailgunRegion() string {
+	if u, err := url.Parse(e.MailgunAPIBase); err == nil && strings.EqualFold(u.Hostname(), "api.eu.mailgun.net") {
+		return "eu"
+	}
+	return "us"
 }
 
 // WithBaseURL returns a copy of c that publishes under baseURL, e.g. a local
@@ -237,6 +322,15 @@ func loadEnv(getenv func(string) string) (Env, error) {
 	if env.MailgunAPIKey != "" && env.MailgunDomain == "" {
 		return env, errors.New("MAILGUN_DOMAIN is required when MAILGUN_API_KEY is set")
 	}
+	// KB_MAIL (issue 11, safe defaults; see production.go).
+	mailMode, err := parseMail(getenv("KB_MAIL"))
+	if err != nil {
+		return env, err
+	}
+	env.Mail = mailMode
+	if env.Mail == MailMailgun && env.MailgunAPIKey == "" {
+		return env, errors.New("KB_MAIL=mailgun needs MAILGUN_API_KEY and MAILGUN_DOMAIN")
+	}
 	if env.MailgunAPIBase != "" && !strings.HasSuffix(strings.TrimSuffix(env.MailgunAPIBase, "/"), "/v3") {
 		return env, fmt.Errorf("MAILGUN_API_BASE %q must end in /v3, e.g. https://api.eu.mailgun.net/v3", env.MailgunAPIBase)
 	}
@@ -253,6 +347,9 @@ func loadEnv(getenv func(string) string) (Env, error) {
 			return env, fmt.Errorf("KB_SIGNUP_RATE: %w", err)
 		}
 		env.SignupRate = r
+	}
+	if err := loadSignupEnv(&env, getenv); err != nil {
+		return env, err
 	}
 	if s := getenv("KB_TRUSTED_PROXIES"); s != "" {
 		for _, part := range strings.Split(s, ",") {

@@ -75,6 +75,13 @@ func TestLoadErrors(t *testing.T) {
 		{"bad proxy", minimalConfig, map[string]string{"KB_TRUSTED_PROXIES": "proxy.local"}, "KB_TRUSTED_PROXIES"},
 		{"bad pool size", minimalConfig, map[string]string{"KB_DATABASE_MAX_CONNS": "0"}, "KB_DATABASE_MAX_CONNS"},
 		{"mailgun without domain", minimalConfig, map[string]string{"MAILGUN_API_KEY": "key"}, "MAILGUN_DOMAIN"},
+		{"KRS not 10 digits", strings.Replace(minimalConfig, "[params.mail]", "  krs = \"123456\"\n[params.mail]", 1), nil, "params.firm.krs"},
+		{"NIP check digit", strings.Replace(minimalConfig, "[params.mail]", "  nip = \"123-456-32-19\"\n[params.mail]", 1), nil, "params.firm.nip"},
+		{"NIP too short", strings.Replace(minimalConfig, "[params.mail]", "  nip = \"123456321\"\n[params.mail]", 1), nil, "params.firm.nip"},
+		{"REGON check digit", strings.Replace(minimalConfig, "[params.mail]", "  regon = \"123456786\"\n[params.mail]", 1), nil, "params.firm.regon"},
+		{"bad confirmation cap", minimalConfig, map[string]string{"KB_CONFIRM_CAP_DOMAIN": "lots"}, "KB_CONFIRM_CAP_DOMAIN"},
+		{"zero total cap", minimalConfig, map[string]string{"KB_CONFIRM_CAP_TOTAL": "0"}, "KB_CONFIRM_CAP_TOTAL"},
+		{"short retired secret", minimalConfig, map[string]string{"KB_SECRET_PREVIOUS": strings.Repeat("a", 40) + ",short"}, "KB_SECRET_PREVIOUS"},
 		{"mailgun base without v3", minimalConfig, map[string]string{"MAILGUN_API_KEY": "k", "MAILGUN_DOMAIN": "d", "MAILGUN_API_BASE": "https://api.eu.mailgun.net"}, "/v3"},
 	}
 	for _, tt := range tests {
@@ -87,6 +94,72 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load(t.TempDir(), envOf(nil)); err == nil {
 		t.Fatal("missing config.toml: want error")
+	}
+}
+
+func TestSignupEnv(t *testing.T) {
+	old1, old2 := strings.Repeat("1", 32), strings.Repeat("2", 40)
+	tests := []struct {
+		env           map[string]string
+		domain, total int
+		previous      int
+	}{
+		{nil, DefaultConfirmCapDomain, DefaultConfirmCapTotal, 0},
+		{map[string]string{"KB_CONFIRM_CAP_DOMAIN": "5", "KB_CONFIRM_CAP_TOTAL": "off"}, 5, 0, 0},
+		{map[string]string{"KB_SECRET_PREVIOUS": " " + old1 + " , " + old2 + ","}, DefaultConfirmCapDomain, DefaultConfirmCapTotal, 2},
+	}
+	for _, tt := range tests {
+		cfg, err := Load(writeConfig(t, minimalConfig), envOf(tt.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := cfg.Env
+		if e.ConfirmCapDomain != tt.domain || e.ConfirmCapTotal != tt.total || len(e.PreviousSecrets()) != tt.previous {
+			t.Errorf("%v: caps %d/%d, %d previous secrets", tt.env, e.ConfirmCapDomain, e.ConfirmCapTotal, len(e.PreviousSecrets()))
+		}
+	}
+}
+
+func TestFirmRegistryNumbers(t *testing.T) {
+	tests := []struct {
+		name string
+		firm Firm
+		ok   bool
+	}{
+		{"none set", Firm{}, true},
+		{"all valid", Firm{KRS: "0000123456", NIP: "1234563218", REGON: "123456785"}, true},
+		{"NIP with hyphens", Firm{NIP: "123-456-32-18"}, true},
+		{"NIP with spaces", Firm{NIP: "123 456 32 18"}, true},
+		{"NIP whose sum is 10 mod 11", Firm{NIP: "1234567890"}, false},
+		{"NIP with letters", Firm{NIP: "PL1234563218"}, false},
+		{"KRS with a letter", Firm{KRS: "000012345X"}, false},
+		{"REGON of 14 digits", Firm{REGON: "12345678512347"}, true},
+		{"REGON of 14 digits, bad check", Firm{REGON: "12345678512348"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.firm.validate(); (err == nil) != tt.ok {
+				t.Errorf("validate(%+v) = %v, want ok %v", tt.firm, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestMailgunRegion(t *testing.T) {
+	tests := []struct {
+		base string
+		want string
+	}{
+		{"", "us"},
+		{"https://api.mailgun.net/v3", "us"},
+		{"https://api.eu.mailgun.net/v3", "eu"},
+		{"https://API.EU.mailgun.net/v3/", "eu"},
+		{"http://127.0.0.1:4321/v3", "us"},
+	}
+	for _, tt := range tests {
+		if got := (Env{MailgunAPIBase: tt.base}).MailgunRegion(); got != tt.want {
+			t.Errorf("MailgunRegion(%q) = %q, want %q", tt.base, got, tt.want)
+		}
 	}
 }
 

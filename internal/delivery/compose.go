@@ -26,19 +26,19 @@ type Transactional struct {
 // Compose implements Composer.
 func (c *Transactional) Compose(q store.QueuedMail, now time.Time) (*mail.Message, error) {
 	var e emails.Email
-	unsubscribe := c.Links.Unsubscribe(q.SubscriberID)
+	unsubscribe := c.Links.Unsubscribe(q.SubscriberID, q.LinkKey)
 	switch q.Kind {
 	case store.MailConfirm:
 		if expires := q.CreatedAt.Add(token.ConfirmTTL); !now.Before(expires) {
 			return nil, fmt.Errorf("%w: confirmation link expired at %s before it could be sent", ErrDrop, expires.Format(time.RFC3339))
 		}
-		e = c.Templates.Confirmation(q.Name, c.Links.Confirm(q.SubscriberID, q.CreatedAt), unsubscribe, q.WantsWhitepaper)
+		e = c.Templates.Confirmation(c.Links.Confirm(q.SubscriberID, q.LinkKey, q.CreatedAt), unsubscribe, q.WantsWhitepaper)
 	case store.MailWhitepaper:
 		if c.WhitepaperGated {
 			expires := now.Add(token.WhitepaperTTL)
-			e = c.Templates.Whitepaper(q.Name, c.Links.Whitepaper(q.SubscriberID, expires), unsubscribe, expires)
+			e = c.Templates.Whitepaper(c.Links.Whitepaper(q.SubscriberID, q.LinkKey, expires), unsubscribe, expires)
 		} else {
-			e = c.Templates.Whitepaper(q.Name, c.WhitepaperURL, unsubscribe, time.Time{})
+			e = c.Templates.Whitepaper(c.WhitepaperURL, unsubscribe, time.Time{})
 		}
 	default:
 		return nil, fmt.Errorf("%w: unknown email kind %q", ErrDrop, q.Kind)
@@ -47,7 +47,6 @@ func (c *Transactional) Compose(q store.QueuedMail, now time.Time) (*mail.Messag
 		From:    c.From,
 		ReplyTo: c.ReplyTo,
 		To:      q.To,
-		ToName:  q.Name,
 		Subject: e.Subject,
 		HTML:    e.HTML,
 		Text:    e.Text,

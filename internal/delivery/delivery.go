@@ -21,12 +21,17 @@ import (
 	"github.com/kbpress/kb/internal/store"
 )
 
-// Queue is the part of the store the worker uses.
+// Queue is the part of the store the worker uses. Every update names the
+// claim (store.QueuedMail.Claim) and applies only while that claim holds
+// the email, so a worker that lost an email to another cannot record over
+// it.
 type Queue interface {
 	ClaimMail(ctx context.Context, worker string, limit int, lease time.Duration, now time.Time) ([]store.QueuedMail, error)
-	MarkMailsSent(ctx context.Context, sent []store.SentMail, now time.Time) (int, error)
-	RetryMail(ctx context.Context, id int64, nextAttempt time.Time, errMsg string) error
-	FailMail(ctx context.Context, id int64, errMsg string, now time.Time) error
+	RenewMailLease(ctx context.Context, claim string, lease time.Duration, now time.Time) ([]int64, error)
+	MarkMailsSent(ctx context.Context, claim string, sent []store.SentMail, now time.Time) (int, error)
+	RetryMail(ctx context.Context, claim string, id int64, nextAttempt time.Time, errMsg string) error
+	FailMail(ctx context.Context, claim string, id int64, errMsg string, now time.Time) error
+	ReleaseMail(ctx context.Context, claim string, ids []int64, now time.Time) (int, error)
 	NextMailDue(ctx context.Context) (time.Time, bool, error)
 }
 
@@ -55,8 +60,14 @@ type Options struct {
 	// ClaimSize is how many emails are claimed at a time (default 256).
 	ClaimSize int
 	// Lease is how long a claim lasts before another worker may take the
-	// email over (default 2 minutes); it must outlast a send's timeout.
+	// email over (default 2 minutes). The worker renews it every third of
+	// that while it sends the claim, so it must cover one send, not a whole
+	// claim: it is raised to twice SendTimeout if shorter.
 	Lease time.Duration
+	// SendTimeout bounds one send (default 30 seconds, as the Mailgun
+	// client's own timeout). No send starts with less than that, plus a
+	// third of the lease to record the outcome, left on its email's lease.
+	SendTimeout time.Duration
 	// Poll is the longest the worker sleeps without being notified, so it
 	// notices emails queued by other instances (default 5 seconds).
 	Poll time.Duration
@@ -81,9 +92,13 @@ func (o *Options) defaults() {
 	if o.ClaimSize <= 0 {
 		o.ClaimSize = 256
 	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = mail.DefaultMailgunTimeout
+	}
 	if o.Lease <= 0 {
 		o.Lease = 2 * time.Minute
 	}
+	o.Lease = max(o.Lease, 2*o.SendTimeout)
 	if o.Poll <= 0 {
 		o.Poll = 5 * time.Second
 	}
@@ -177,89 +192,118 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 		if len(claimed) == 0 {
 			return total, nil
 		}
-		if err := w.deliverAll(ctx, claimed); err != nil {
+		n, err := w.deliverAll(ctx, claimed)
+		total += n
+		if err != nil {
 			return total, err
 		}
-		total += len(claimed)
 	}
 }
 
-// deliverAll sends the claimed emails, Concurrency at a time, and records
-// the delivered ones together: one database write for the whole claim.
-// Should the process die before that write, the claim's lease runs out and
-// those emails go again — a rare duplicate rather than a lost email.
-func (w *Worker) deliverAll(ctx context.Context, claimed []store.QueuedMail) error {
+// deliverAll sends the claimed emails, Concurrency at a time, while the
+// claim's lease is kept alive, and records the delivered ones together at
+// each renewal and at the end: one database write for many emails. Should
+// the process die before such a write, the lease runs out and those emails
+// go again — a rare duplicate rather than a lost email. It returns how
+// many emails it handled.
+func (w *Worker) deliverAll(ctx context.Context, claimed []store.QueuedMail) (int, error) {
+	c := newClaim(w, claimed)
+	stopKeeper := c.keepAlive(ctx)
 	sem := make(chan struct{}, w.opts.Concurrency)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
-		sent     = make([]store.SentMail, 0, len(claimed))
+		handled  int
+		unsent   []int64 // never tried: handed back for any worker
 		firstErr error
 	)
 	for _, q := range claimed {
 		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			id, ok, err := w.deliver(ctx, q)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			tried, err := w.deliver(ctx, c, q)
 			mu.Lock()
 			defer mu.Unlock()
-			if ok {
-				sent = append(sent, store.SentMail{ID: q.ID, MessageID: id})
+			switch {
+			case tried:
+				handled++
+			case ctx.Err() != nil:
+				unsent = append(unsent, q.ID)
 			}
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if len(sent) > 0 {
-		// Recorded even when ctx is ending: the emails did go out.
-		if _, err := w.queue.MarkMailsSent(context.WithoutCancel(ctx), sent, w.opts.Now()); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("record %d sent emails: %w", len(sent), err)
-		}
-		w.opts.Logger.Info("emails sent", "worker", w.opts.Name, "count", len(sent))
+	stopKeeper()
+	// Recorded even when ctx is ending: the emails did go out.
+	rctx := context.WithoutCancel(ctx)
+	if err := c.flush(rctx); err != nil && firstErr == nil {
+		firstErr = err
 	}
-	return firstErr
+	if len(unsent) > 0 {
+		if _, err := w.queue.ReleaseMail(rctx, c.token, unsent, w.opts.Now()); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("hand back %d unsent emails: %w", len(unsent), err)
+		}
+	}
+	return handled, firstErr
 }
 
-// deliver sends one email. ok reports that it was sent (the caller
-// records it); any other outcome is recorded here. Only store errors are
-// returned: a send failure is an outcome, recorded on the email.
-func (w *Worker) deliver(ctx context.Context, q store.QueuedMail) (messageID string, ok bool, err error) {
+// deliver sends one email if the claim still holds it with lease enough
+// for the send, and records the outcome: a delivery with the claim's next
+// flush, any other outcome here. tried is false when the email was left
+// alone. Only store errors are returned: a send failure is an outcome,
+// recorded on the email.
+func (w *Worker) deliver(ctx context.Context, c *claim, q store.QueuedMail) (tried bool, err error) {
+	if ctx.Err() != nil {
+		return false, nil
+	}
 	log := w.opts.Logger.With("mail_id", q.ID, "kind", q.Kind, "attempt", q.Attempts)
+	if ok, err := c.sendable(ctx, q.ID); !ok || err != nil {
+		// Lost to another worker, or the lease could not be renewed: either
+		// way another worker may be sending it, so this one must not.
+		return false, err
+	}
 	msg, err := w.composer.Compose(q, w.opts.Now())
 	if err != nil {
 		log.Warn("email dropped", "reason", err)
-		return "", false, w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
+		c.finish(q.ID)
+		return true, w.record(q.ID, w.queue.FailMail(ctx, c.token, q.ID, err.Error(), w.opts.Now()))
 	}
-	id, err := w.mailer.Send(ctx, msg)
+	sctx, cancel := context.WithTimeout(ctx, w.opts.SendTimeout)
+	id, err := w.mailer.Send(sctx, msg)
+	cancel()
 	if err == nil {
 		log.Debug("email sent", "message_id", id)
-		return id, true, nil
+		c.sent(store.SentMail{ID: q.ID, MessageID: id})
+		return true, nil
 	}
 	if ctx.Err() != nil {
-		// Shutting down: leave the claim to expire so a worker takes it again.
-		return "", false, nil
+		// Shutting down mid-send, outcome unknown: leave the email to its
+		// lease, after which a worker sends it again.
+		c.finish(q.ID)
+		return true, nil
 	}
+	c.finish(q.ID)
 	if mail.IsPermanent(err) || q.Attempts >= w.opts.MaxAttempts {
 		log.Error("email failed for good", "err", err)
-		return "", false, w.record(ctx, q.ID, w.queue.FailMail(ctx, q.ID, err.Error(), w.opts.Now()))
+		return true, w.record(q.ID, w.queue.FailMail(ctx, c.token, q.ID, err.Error(), w.opts.Now()))
 	}
 	// Temporary or unknown outcome: for a confirmation or a download link a
 	// rare duplicate is better than a lost email, so both are retried.
 	next := w.opts.Now().Add(w.backoff(q.Attempts, mail.RetryAfter(err)))
 	log.Warn("email send failed, will retry", "err", err, "next_attempt", next)
-	return "", false, w.record(ctx, q.ID, w.queue.RetryMail(ctx, q.ID, next, err.Error()))
+	return true, w.record(q.ID, w.queue.RetryMail(ctx, c.token, q.ID, next, err.Error()))
 }
 
-func (w *Worker) record(_ context.Context, id int64, err error) error {
+func (w *Worker) record(id int64, err error) error {
 	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("record outcome of email %d: %w", id, err)
 	}
 	// ErrConflict: another worker took the email over after our lease ran
-	// out and recorded its own outcome. ErrNotFound: the subscriber was
-	// erased meanwhile. Nothing to do either way.
+	// out; its outcome stands. ErrNotFound: the subscriber was erased
+	// meanwhile. Nothing to do either way.
 	return nil
 }
 

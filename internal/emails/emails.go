@@ -28,10 +28,13 @@ var templateFS embed.FS
 
 // Site is what every email says about its publisher.
 type Site struct {
-	Title           string
-	BaseURL         string
-	FirmName        string
-	FirmAddress     string
+	Title       string
+	BaseURL     string
+	FirmName    string
+	FirmAddress string
+	// FirmLegal is the registry line art. 206 k.s.h. requires in a
+	// sp. z o.o.'s correspondence (KRS, court, NIP, capital); may be "".
+	FirmLegal       string
 	PrivacyURL      string
 	WhitepaperURL   string
 	WhitepaperTitle string
@@ -50,11 +53,37 @@ func SiteFromConfig(cfg *config.Config, whitepaperTitle string) Site {
 		BaseURL:         cfg.BaseURL,
 		FirmName:        cfg.Params.Firm.Name,
 		FirmAddress:     cfg.Params.Firm.Address,
+		FirmLegal:       FirmLegal(cfg.Params.Firm),
 		PrivacyURL:      cfg.AbsURL("/polityka-prywatnosci/"),
 		WhitepaperURL:   cfg.AbsURL("/biala-ksiega/"),
 		WhitepaperTitle: whitepaperTitle,
 		Location:        loc,
 	}
+}
+
+// FirmLegal is the firm's registry details as one line, e.g. "KRS
+// 0000123456 (Sąd Rejonowy …) · NIP … · REGON … · kapitał zakładowy …",
+// leaving out what config.toml does not set.
+func FirmLegal(f config.Firm) string {
+	var parts []string
+	switch {
+	case f.KRS != "" && f.RegistryCourt != "":
+		parts = append(parts, "KRS "+f.KRS+" ("+f.RegistryCourt+")")
+	case f.KRS != "":
+		parts = append(parts, "KRS "+f.KRS)
+	case f.RegistryCourt != "":
+		parts = append(parts, "sąd rejestrowy: "+f.RegistryCourt)
+	}
+	if f.NIP != "" {
+		parts = append(parts, "NIP "+f.NIP)
+	}
+	if f.REGON != "" {
+		parts = append(parts, "REGON "+f.REGON)
+	}
+	if f.ShareCapital != "" {
+		parts = append(parts, "kapitał zakładowy "+f.ShareCapital)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // Email is a rendered message without its envelope.
@@ -207,6 +236,9 @@ func textPart(tpl *template.Template, v view) (string, error) {
 	}
 	fmt.Fprintf(&buf, "<p>%s, %s</p><p>Polityka prywatności: %s</p>",
 		html.EscapeString(v.Site.FirmName), html.EscapeString(v.Site.FirmAddress), html.EscapeString(v.Site.PrivacyURL))
+	if v.Site.FirmLegal != "" {
+		fmt.Fprintf(&buf, "<p>%s</p>", html.EscapeString(v.Site.FirmLegal))
+	}
 	if v.UnsubscribeURL != "" {
 		fmt.Fprintf(&buf, "<p>Wypisz się z newslettera: %s</p>", v.UnsubscribeURL)
 	}
@@ -244,23 +276,20 @@ func UnsubscribeHeaders(unsubscribeURL string) map[string]string {
 	}
 }
 
-// Greeting opens a message to name; readers give their name in the
-// nominative, so it is used as given, without guessing the vocative.
-func Greeting(name string) string {
-	if name = strings.TrimSpace(name); name == "" {
-		return "Dzień dobry!"
-	}
-	return "Dzień dobry, " + name + "!"
-}
+// Greeting opens every message. It names nobody: a name in the nominative
+// after "Dzień dobry," is not Polish, its vocative cannot be derived
+// reliably, and before confirmation no text a reader typed may appear in an
+// email (the form would otherwise carry anyone's message to a stranger).
+const Greeting = "Dzień dobry!"
 
 // Confirmation is the double opt-in email.
-func (t *Templates) Confirmation(name, confirmURL, unsubscribeURL string, withWhitepaper bool) Email {
+func (t *Templates) Confirmation(confirmURL, unsubscribeURL string, withWhitepaper bool) Email {
 	p := t.confirm
 	if withWhitepaper {
 		p = t.confirmWP
 	}
 	return p.fill(p.subject, map[string]string{
-		phGreeting:    Greeting(name),
+		phGreeting:    Greeting,
 		phAction:      confirmURL,
 		phUnsubscribe: unsubscribeURL,
 	})
@@ -268,10 +297,10 @@ func (t *Templates) Confirmation(name, confirmURL, unsubscribeURL string, withWh
 
 // Whitepaper is the email with the whitepaper's download link; expires is
 // zero for a link that does not expire.
-func (t *Templates) Whitepaper(name, downloadURL, unsubscribeURL string, expires time.Time) Email {
+func (t *Templates) Whitepaper(downloadURL, unsubscribeURL string, expires time.Time) Email {
 	p := t.whitepaperNX
 	vals := map[string]string{
-		phGreeting:    Greeting(name),
+		phGreeting:    Greeting,
 		phAction:      downloadURL,
 		phUnsubscribe: unsubscribeURL,
 	}

@@ -25,11 +25,10 @@ const (
 )
 
 // RecipientVars are one recipient's values for a newsletter email.
-func RecipientVars(name, unsubscribeURL string) map[string]string {
-	g := Greeting(name)
+func RecipientVars(unsubscribeURL string) map[string]string {
 	return map[string]string{
-		VarGreeting:     g,
-		VarGreetingHTML: html.EscapeString(g),
+		VarGreeting:     Greeting,
+		VarGreetingHTML: html.EscapeString(Greeting),
 		VarUnsubscribe:  unsubscribeURL,
 	}
 }

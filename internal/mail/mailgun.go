@@ -156,6 +156,13 @@ func mailbox(s string) string {
 }
 
 func setCommon(mm *mailgun.Message, headers map[string]string, tags []string, vars map[string]string) error {
+	// No tracking, ever: the firm promises it, and Mailgun's click
+	// tracking would route the signed links through its redirect. Set
+	// per message, so that a domain whose tracking is switched on in
+	// Mailgun's dashboard changes nothing.
+	mm.SetTracking(false)
+	mm.SetTrackingClicks(false)
+	mm.SetTrackingOpens(false)
 	for k, v := range headers {
 		mm.AddHeader(k, v)
 	}

@@ -194,6 +194,40 @@ func TestMailgunSendBatch(t *testing.T) {
 	}
 }
 
+// Signed links must never pass through Mailgun's tracking redirect, and the
+// firm promises no tracking at all: every kind of message switches both
+// kinds off, whatever the domain's own settings.
+func TestMailgunTrackingOff(t *testing.T) {
+	tests := []struct {
+		name string
+		send func(context.Context, *Mailgun) error
+	}{
+		{"single message (confirmation, whitepaper)", func(ctx context.Context, m *Mailgun) error {
+			_, err := m.Send(ctx, polishMessage())
+			return err
+		}},
+		{"newsletter batch", func(ctx context.Context, m *Mailgun) error {
+			_, err := m.SendBatch(ctx, testBatch(3))
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mailguntest.New()
+			defer s.Close()
+			if err := tt.send(t.Context(), newMailgun(t, s)); err != nil {
+				t.Fatal(err)
+			}
+			c := onlyCall(t, s)
+			for _, field := range []string{"o:tracking", "o:tracking-clicks", "o:tracking-opens"} {
+				if got := c.Form[field]; !slices.Equal(got, []string{"no"}) {
+					t.Errorf("%s = %q, want [no]", field, got)
+				}
+			}
+		})
+	}
+}
+
 // Without recipient-variables Mailgun would send one email listing every
 // recipient in To.
 func TestMailgunBatchAlwaysSendsRecipientVariables(t *testing.T) {

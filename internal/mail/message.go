@@ -194,7 +194,7 @@ func (b *Batch) validate() error {
 		}
 		key := strings.ToLower(r.Address)
 		if seen[key] {
-			return invalid(fmt.Sprintf("recipient %s appears twice in the batch", r.Address))
+			return invalid(fmt.Sprintf("recipient %d appears twice in the batch", i+1))
 		}
 		seen[key] = true
 		if err := checkHeaderValue("recipient name", r.Name); err != nil {
@@ -202,12 +202,12 @@ func (b *Batch) validate() error {
 		}
 		for k := range r.Vars {
 			if !validName(k) {
-				return invalid(fmt.Sprintf("recipient %s: variable name %q must be letters, digits, '_' or '-'", r.Address, k))
+				return invalid(fmt.Sprintf("recipient %d: variable name %q must be letters, digits, '_' or '-'", i+1, k))
 			}
 		}
 		for _, name := range bodyNames {
 			if _, ok := r.Vars[name]; !ok {
-				return invalid(fmt.Sprintf("recipient %s has no value for %%recipient.%s%%", r.Address, name))
+				return invalid(fmt.Sprintf("recipient %d has no value for %%recipient.%s%%", i+1, name))
 			}
 		}
 		for _, name := range headerNames {

@@ -310,3 +310,41 @@ func randomHex(n int) string {
 	rand.Read(b) // never fails (crypto/rand panics instead)
 	return hex.EncodeToString(b)
 }
+
+// Forget deletes every message to address (in any letter case) from the
+// outbox, for the erasure of a person (RODO art. 17), and says how many
+// it deleted. File names carry the address folded (fileSafe), so only
+// those files are opened; the To header decides.
+func (o *Outbox) Forget(ctx context.Context, address string) (int, error) {
+	entries, err := os.ReadDir(o.dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, outboxErr(err)
+	}
+	marker := "-" + fileSafe(address) + "-"
+	n := 0
+	for _, entry := range entries {
+		name := entry.Name()
+		if entry.IsDir() || !strings.HasSuffix(name, ".eml") || !strings.Contains(name, marker) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		path := filepath.Join(o.dir, name)
+		to, _, err := matchFile(path, AcceptedQuery{})
+		if err != nil {
+			return n, err
+		}
+		if !strings.EqualFold(to, address) {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, outboxErr(err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -545,3 +545,34 @@ func TestFileSafe(t *testing.T) {
 		t.Errorf("fileSafe kept %d bytes", len(got))
 	}
 }
+
+// TestOutboxForget: erasure deletes a person's emails, single and batch,
+// in any letter case, and nobody else's, even with a similar address.
+func TestOutboxForget(t *testing.T) {
+	o := newTestOutbox(t)
+	ctx := context.Background()
+	if _, err := o.SendBatch(ctx, testBatch(3)); err != nil { // osoba0…osoba2@example.pl
+		t.Fatal(err)
+	}
+	for _, to := range []string{"Osoba1@Example.pl", "osoba10@example.pl", "xosoba1@example.pl"} {
+		m := polishMessage()
+		m.To = to
+		if _, err := o.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := o.Forget(ctx, "OSOBA1@example.pl")
+	if err != nil || n != 2 {
+		t.Fatalf("Forget = %d, %v; want 2 (the batch copy and the single email)", n, err)
+	}
+	var left []string
+	for _, f := range files(t, o.Dir()) {
+		left = append(left, strings.ToLower(parseEML(t, f).header.Get("To")))
+	}
+	if len(left) != 4 || slices.ContainsFunc(left, func(to string) bool { return strings.Contains(to, "<osoba1@") || to == "osoba1@example.pl" }) {
+		t.Fatalf("left: %v", left)
+	}
+	if n, err := o.Forget(ctx, "nikt@example.pl"); err != nil || n != 0 {
+		t.Fatalf("Forget of nobody = %d, %v", n, err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // MaxLen is the longest address accepted (RFC 5321 path limit minus brackets).
@@ -62,4 +64,40 @@ func Parse(addr string) (string, error) {
 // treats local parts that way and readers type them inconsistently.
 func Key(normalised string) string {
 	return strings.ToLower(normalised)
+}
+
+// Mailbox is the inbox an address delivers to, as far as can be told from
+// outside: the key that limits how much mail the signup form can send to
+// one person however they (or an attacker) spell the address. It folds
+// letter case, a "+tag" suffix of the local part (every domain: the common
+// subaddressing convention), dots in the local part at Gmail (which ignores
+// them, and treats googlemail.com as gmail.com), and the Unicode form of
+// the domain into its IDNA ASCII form. It is for counting, never for
+// sending: the address is stored and mailed as typed.
+func Mailbox(normalised string) string {
+	at := strings.LastIndexByte(normalised, '@')
+	if at < 0 {
+		return strings.ToLower(normalised)
+	}
+	local, domain := strings.ToLower(normalised[:at]), Domain(normalised)
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	if domain == "gmail.com" {
+		local = strings.ReplaceAll(local, ".", "")
+	}
+	return local + "@" + domain
+}
+
+// Domain is the recipient domain of an address for per-domain limits: lower
+// case, IDNA ASCII form, googlemail.com counted as gmail.com.
+func Domain(normalised string) string {
+	domain := strings.ToLower(normalised[strings.LastIndexByte(normalised, '@')+1:])
+	if ascii, err := idna.Lookup.ToASCII(domain); err == nil {
+		domain = ascii
+	}
+	if domain == "googlemail.com" {
+		domain = "gmail.com"
+	}
+	return domain
 }

@@ -170,7 +170,7 @@ func BenchmarkNaiveSend(b *testing.B) {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				m := e.Fill(emails.RecipientVars("Czytelnik", links.Unsubscribe(int64(i+1))))
+				m := e.Fill(emails.RecipientVars(links.Unsubscribe(int64(i+1), "0123456789abcdef01234567")))
 				_, err := mg.Send(context.Background(), &mail.Message{From: testFrom, To: fmt.Sprintf("naive%d@example.com", i),
 					Subject: m.Subject, HTML: m.HTML, Text: m.Text, Headers: m.Headers, Tags: []string{g.Slug}})
 				if err != nil {
@@ -200,9 +200,9 @@ func seedFast(b *testing.B, be backend, n int) {
 	defer db.Close()
 	now := strconv.FormatInt(time.Now().UnixMicro(), 10)
 	q := `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ` + strconv.Itoa(n) + `)
-		INSERT INTO subscribers (email, email_key, name, status, created_at, updated_at, confirmed_at)
+		INSERT INTO subscribers (email, email_key, name, status, created_at, updated_at, confirmed_at, link_key)
 		SELECT 'user' || i || '@example.com', 'user' || i || '@example.com', 'Czytelnik ' || i, 'confirmed', ` +
-		now + `, ` + now + `, ` + now + ` FROM seq`
+		now + `, ` + now + `, ` + now + `, 'key' || i FROM seq`
 	start := time.Now()
 	if _, err := db.Exec(q); err != nil {
 		b.Fatalf("seed %d subscribers: %v", n, err)

@@ -73,8 +73,8 @@ func (c *crasher) run(op string, fn func() error) error {
 }
 
 // crashStore is the store of a process that may die. The send lock is not
-// wrapped: a dead process's lock goes away with it (PostgreSQL) or when its
-// lease runs out (SQLite), which the kill test below exercises for real.
+// wrapped: a dead process's lock goes away with it (its PostgreSQL session
+// or its SQLite lock file), which the kill test below exercises for real.
 type crashStore struct {
 	*store.Store
 	c *crasher
@@ -324,8 +324,8 @@ func TestKilledProcessResumes(t *testing.T) {
 			t.Fatalf("after the kill: %s with %d sent; want a campaign in the middle of sending", c.State, c.Sent)
 		}
 
-		// The next run waits for the dead child's lease (SQLite) or finds
-		// its advisory lock gone with its connection (PostgreSQL).
+		// The next run finds the dead child's lock gone with it: its lock
+		// file (SQLite) or its connection (PostgreSQL).
 		s := f.sender(be.open(t), f.mailgun(0), func(o *Options) {
 			o.BatchSize = 100
 			o.LockWait = 20 * childLease

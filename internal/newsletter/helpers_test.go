@@ -350,14 +350,13 @@ func (f *fixture) addresses() []string {
 // signed for that subscriber and the greeting carries their name.
 func (f *fixture) checkVars(t *testing.T, addr string, vars map[string]any) {
 	t.Helper()
-	sub, ok := f.subs[addr]
-	if !ok {
+	if _, ok := f.subs[addr]; !ok {
 		t.Errorf("variables for unknown recipient %s", addr)
 		return
 	}
 	raw, _ := vars[emails.VarUnsubscribe].(string)
 	f.checkUnsubscribe(t, addr, raw)
-	wantVars := emails.RecipientVars(sub.name, raw)
+	wantVars := emails.RecipientVars(raw)
 	for k, want := range wantVars {
 		if got, _ := vars[k].(string); got != want {
 			t.Errorf("%s: variable %s = %q, want %q", addr, k, got, want)

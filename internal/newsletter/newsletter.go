@@ -74,7 +74,7 @@ type Renderer interface {
 
 // Links signs unsubscribe links. *token.Links implements it.
 type Links interface {
-	Unsubscribe(subscriberID int64) string
+	Unsubscribe(subscriberID int64, key string) string
 }
 
 // Limiter paces sending; *rate.Limiter implements it.

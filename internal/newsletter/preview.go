@@ -17,18 +17,15 @@ import (
 // ErrNothingDue is returned by SendTest when no guide is due.
 var ErrNothingDue = errors.New("newsletter: no guide is due")
 
-// sampleName is the reader a preview is addressed to.
-const sampleName = "Jan Kowalski"
-
 // sampleVars are the recipient variables of a test copy or a preview. The
 // unsubscribe link is signed for subscriber 0, which never exists: it
 // looks and renders like a real one, and does nothing.
-func (s *Sender) sampleVars(name string) map[string]string {
-	return emails.RecipientVars(name, s.links.Unsubscribe(0))
+func (s *Sender) sampleVars() map[string]string {
+	return emails.RecipientVars(s.links.Unsubscribe(0, "sample"))
 }
 
 // SendTest sends one copy of each due guide to address through the
-// transport, as a subscriber named "Jan Kowalski" would get it, with
+// transport, as a subscriber would get it, with
 // "[TEST]" before the subject and an unsubscribe link that does nothing.
 // The ledger is not touched: the guides stay due.
 func (s *Sender) SendTest(ctx context.Context, guides []guide.Guide, publishDir, address string) error {
@@ -51,7 +48,7 @@ func (s *Sender) SendTest(ctx context.Context, guides []guide.Guide, publishDir,
 		if err != nil {
 			return err
 		}
-		e = e.Fill(s.sampleVars(sampleName))
+		e = e.Fill(s.sampleVars())
 		id, err := s.transport.Send(ctx, &mail.Message{
 			From:    s.opts.From,
 			ReplyTo: s.opts.ReplyTo,
@@ -77,7 +74,7 @@ func (s *Sender) Preview(g guide.Guide, dir string) (htmlPath, textPath string, 
 	if err != nil {
 		return "", "", err
 	}
-	e = e.Fill(s.sampleVars(sampleName))
+	e = e.Fill(s.sampleVars())
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", "", fmt.Errorf("newsletter: preview: %w", err)
 	}

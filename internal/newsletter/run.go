@@ -607,7 +607,7 @@ func (cr *campaignRun) message(b store.Batch, recipients []store.Recipient) *mai
 	rs := make([]mail.Recipient, len(recipients))
 	for i, r := range recipients {
 		rs[i] = mail.Recipient{Address: r.Email, Name: r.Name,
-			Vars: emails.RecipientVars(r.Name, s.links.Unsubscribe(r.SubscriberID))}
+			Vars: emails.RecipientVars(s.links.Unsubscribe(r.SubscriberID, r.LinkKey))}
 	}
 	return &mail.Batch{
 		From:    s.opts.From,

@@ -42,7 +42,7 @@ func benchSubscribe(b *testing.B, s *Store) {
 				return
 			}
 			for _, m := range mails {
-				if err := s.MarkMailSent(ctx, m.ID, "<bench>", time.Now()); err != nil {
+				if err := s.MarkMailSent(ctx, m.Claim, m.ID, "<bench>", time.Now()); err != nil {
 					b.Error(err)
 					return
 				}

@@ -100,6 +100,7 @@ type Recipient struct {
 	SubscriberID int64
 	Email        string
 	Name         string
+	LinkKey      string // the subscriber row's key, for the unsubscribe link
 }
 
 const campaignCols = `id, slug, title, subject, state, test_mode, deliver_at, batch_size, created_at,
@@ -315,7 +316,7 @@ func (s *Store) BatchRecipients(ctx context.Context, batchID int64) ([]Recipient
 // recipients with their current status; the rare ineligible ones are then
 // skipped by id.
 func pendingRecipients(t *txn, campaignID int64, seq int) ([]Recipient, error) {
-	rows, err := t.query(`SELECT r.subscriber_id, r.email, r.name,
+	rows, err := t.query(`SELECT r.subscriber_id, r.email, r.name, COALESCE(s.link_key, ''),
 			CASE WHEN s.status = 'confirmed' THEN 1 ELSE 0 END
 		FROM campaign_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
 		WHERE r.campaign_id = ? AND r.batch_seq = ? AND r.state = 'pending' ORDER BY r.subscriber_id`, campaignID, seq)
@@ -327,7 +328,7 @@ func pendingRecipients(t *txn, campaignID int64, seq int) ([]Recipient, error) {
 	for rows.Next() {
 		var r Recipient
 		var confirmed int
-		if err := rows.Scan(&r.SubscriberID, &r.Email, &r.Name, &confirmed); err != nil {
+		if err := rows.Scan(&r.SubscriberID, &r.Email, &r.Name, &r.LinkKey, &confirmed); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -433,7 +434,7 @@ func (s *Store) FinishBatch(ctx context.Context, batchID int64, messageID string
 func (s *Store) MarkBatchUnknown(ctx context.Context, batchID int64, errMsg string) error {
 	err := s.tx(ctx, func(t *txn) error {
 		n, err := affected(t.exec(`UPDATE campaign_batches SET state = 'unknown', error = ?
-			WHERE id = ? AND state = 'sending'`, sanitize(errMsg, maxErrorLen), batchID))
+			WHERE id = ? AND state = 'sending'`, errorText(errMsg), batchID))
 		if err != nil {
 			return err
 		}
@@ -516,7 +517,7 @@ func (s *Store) FailBatch(ctx context.Context, batchID int64, errMsg string) err
 			return err
 		}
 		n, err := affected(t.exec(`UPDATE campaign_batches SET state = 'failed', error = ?
-			WHERE id = ? AND state IN ('pending', 'sending', 'unknown')`, sanitize(errMsg, maxErrorLen), batchID))
+			WHERE id = ? AND state IN ('pending', 'sending', 'unknown')`, errorText(errMsg), batchID))
 		if err != nil {
 			return err
 		}
@@ -582,7 +583,7 @@ func (s *Store) FinishCampaign(ctx context.Context, id int64, now time.Time) err
 func (s *Store) FailCampaign(ctx context.Context, id int64, errMsg string, now time.Time) error {
 	err := s.tx(ctx, func(t *txn) error {
 		n, err := affected(t.exec(`UPDATE campaigns SET state = 'failed', error = ?, finished_at = ?
-			WHERE id = ? AND state IN ('pending', 'sending')`, sanitize(errMsg, maxErrorLen), dbTime(norm(now)), id))
+			WHERE id = ? AND state IN ('pending', 'sending')`, errorText(errMsg), dbTime(norm(now)), id))
 		if err != nil {
 			return err
 		}

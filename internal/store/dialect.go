@@ -46,6 +46,7 @@ func newSQLiteDialect() *dialect {
 			"{{bool}}", "INTEGER",
 			"{{false}}", "0",
 			"{{without_rowid}}", " WITHOUT ROWID",
+			"{{random_key}}", "lower(hex(randomblob(12)))",
 		),
 	}
 }
@@ -62,6 +63,8 @@ func newPostgresDialect() *dialect {
 			"{{bool}}", "BOOLEAN",
 			"{{false}}", "FALSE",
 			"{{without_rowid}}", "",
+			// 96 random bits of a version 4 UUID, like randomblob(12).
+			"{{random_key}}", "substr(replace(gen_random_uuid()::text, '-', ''), 1, 24)",
 		),
 	}
 }

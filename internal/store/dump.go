@@ -49,7 +49,8 @@ type dumpTable struct {
 var dumpTables = []dumpTable{
 	table("subscribers", "id", true, `id:i email:t email_key:t name:t status:t whitepaper_requested:b
 		consent_at:n consent_version:t consent_source:t consent_ip:t created_at:i updated_at:i
-		confirmed_at:n unsubscribed_at:n bounced_at:n complained_at:n last_confirmation_at:n last_whitepaper_at:n`),
+		confirmed_at:n unsubscribed_at:n bounced_at:n complained_at:n last_confirmation_at:n last_whitepaper_at:n
+		link_key:t pending_since:n confirm_user_agent:t`),
 	table("subscriber_events", "id", true, "id:i subscriber_id:i at:i type:t detail:t"),
 	table("erased", "email_hash{{binary}}", false, "email_hash:t erased_at:i"),
 	table("mail_queue", "id", true, `id:i kind:t subscriber_id:i to_email:t to_name:t status:t attempts:i
@@ -62,6 +63,8 @@ var dumpTables = []dumpTable{
 	table("campaign_recipients", "campaign_id, batch_seq, subscriber_id", false, `campaign_id:i batch_seq:i subscriber_id:i
 		email:t name:t state:t sent_at:n`),
 	table("webhook_tokens", "token{{binary}}", false, "token:t seen_at:i"),
+	table("confirmation_sends", "at, mailbox{{binary}}", false, "mailbox:t domain:t at:i"),
+	table("mail_held", "id", true, "id:i at:i reason:t"),
 }
 
 func table(name, orderBy string, hasSeq bool, spec string) dumpTable {

@@ -144,7 +144,8 @@ func (s *Store) importChunk(ctx context.Context, items []importItem, status Stat
 		imported, skipped = 0, nil
 		for _, it := range items {
 			var one int
-			err := t.queryRow("SELECT 1 FROM erased WHERE email_hash = ?", emailHash(it.key)).Scan(&one)
+			q, args := s.erasedCheck(it.email)
+			err := t.queryRow(q, args...).Scan(&one)
 			if err == nil {
 				skipped = append(skipped, ImportSkip{Line: it.line, Email: it.email, Reason: SkipErased})
 				continue
@@ -159,11 +160,15 @@ func (s *Store) importChunk(ctx context.Context, items []importItem, status Stat
 				lastConfirmation = now
 			}
 			var id int64
+			var pendingSince time.Time
+			if status == StatusPending {
+				pendingSince = now
+			}
 			err = t.queryRow(`INSERT INTO subscribers (email, email_key, name, status, consent_at, consent_source,
-					created_at, updated_at, confirmed_at, last_confirmation_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING RETURNING id`,
+					created_at, updated_at, confirmed_at, last_confirmation_at, pending_since, link_key)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING RETURNING id`,
 				it.email, it.key, it.name, string(status), dbTime(it.consentAt), it.source,
-				dbTime(now), dbTime(now), dbTime(confirmedAt), dbTime(lastConfirmation)).Scan(&id)
+				dbTime(now), dbTime(now), dbTime(confirmedAt), dbTime(lastConfirmation), dbTime(pendingSince), newLinkKey()).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
 				skipped = append(skipped, ImportSkip{Line: it.line, Email: it.email, Reason: SkipAlreadyStored})
 				continue

@@ -143,6 +143,11 @@ func (s *Store) lockMigrations(t *txn) error {
 	if s.d.name != dialectPostgres {
 		return nil
 	}
+	// Waiting for another instance's migration, or a migration rewriting a
+	// large table, may take longer than the statement_timeout of requests.
+	if _, err := t.exec("SET LOCAL statement_timeout = 0"); err != nil {
+		return err
+	}
 	_, err := t.exec("SELECT pg_advisory_xact_lock(?)", int64(migrationLock))
 	return err
 }

@@ -65,7 +65,8 @@ func (s *Store) Person(ctx context.Context, email string) (PersonData, error) {
 	err = s.readTx(ctx, func(t *txn) error {
 		p = PersonData{Email: email, Events: []Event{}, Mails: []Mail{}, Deliveries: []Delivery{}}
 		var one int
-		err := t.queryRow("SELECT 1 FROM erased WHERE email_hash = ?", emailHash(key)).Scan(&one)
+		q, args := s.erasedCheck(email)
+		err := t.queryRow(q, args...).Scan(&one)
 		switch {
 		case err == nil:
 			p.Erased = true
@@ -126,12 +127,16 @@ func collect[T any](t *txn, dst *[]T, scan func(scanner) (T, error), q string, a
 // Erase deletes everything held on the owner of email (RODO/GDPR art. 17):
 // the subscriber, their history and queued emails. In the campaign ledger
 // their address and name are blanked but the rows stay, so the campaigns'
-// counts do not change. The address's SHA-256 goes on the erasure list so
-// that a later import does not bring it back; signing up again by
-// themselves remains possible. found is false when there was no subscriber
-// (the address is put on the list all the same).
+// counts do not change. A keyed hash of the mailbox goes on the erasure
+// list (erasure.go) so that a later import does not bring it back; signing
+// up again by themselves remains possible. found is false when there was
+// no subscriber (the address is put on the list all the same).
 func (s *Store) Erase(ctx context.Context, email string, now time.Time) (found bool, err error) {
-	_, key, err := parseEmail(email)
+	email, key, err := parseEmail(email)
+	if err != nil {
+		return false, err
+	}
+	tomb, err := s.tombstone(email)
 	if err != nil {
 		return false, err
 	}
@@ -150,8 +155,12 @@ func (s *Store) Erase(ctx context.Context, email string, now time.Time) (found b
 				return err
 			}
 		}
+		// The week's confirmation count of the mailbox goes too.
+		if _, err := t.exec("DELETE FROM confirmation_sends WHERE mailbox = ?", mailboxHash(email)); err != nil {
+			return err
+		}
 		_, err = t.exec(`INSERT INTO erased (email_hash, erased_at) VALUES (?, ?)
-			ON CONFLICT (email_hash) DO UPDATE SET erased_at = excluded.erased_at`, emailHash(key), dbTime(now))
+			ON CONFLICT (email_hash) DO UPDATE SET erased_at = excluded.erased_at`, tomb, dbTime(now))
 		return err
 	})
 	if err != nil {
@@ -179,24 +188,54 @@ func deleteSubscribers(t *txn, where string, args ...any) (err error) {
 	return err
 }
 
-// PurgeUnconfirmed deletes subscribers still pending whose last signup was
-// before olderThan (the privacy policy promises 30 days), with everything
-// held on them. It returns how many were deleted.
-//
-// "Last signup" is updated_at: a pending row changes only when its owner
-// signs up again, and each new signup restarts the period.
+// PurgeUnconfirmed deletes subscribers still pending whose first signup of
+// the pending period was before olderThan (the privacy policy promises 30
+// days), with everything held on them. It returns how many were deleted.
+// Signing up again does not restart the period: otherwise anyone could
+// keep an address they do not own on the list forever. It also forgets
+// the confirmation counts that no limit reads any more.
 func (s *Store) PurgeUnconfirmed(ctx context.Context, olderThan time.Time) (int, error) {
 	var n int64
+	const stale = "status = 'pending' AND COALESCE(pending_since, created_at) < ?"
 	err := s.tx(ctx, func(t *txn) error {
-		var err error
-		if err = t.queryRow("SELECT COUNT(*) FROM subscribers WHERE status = 'pending' AND updated_at < ?",
-			dbTime(norm(olderThan))).Scan(&n); err != nil || n == 0 {
+		if err := pruneConfirmationSends(t, s.limits, time.Now()); err != nil {
 			return err
 		}
-		return deleteSubscribers(t, "status = 'pending' AND updated_at < ?", dbTime(norm(olderThan)))
+		if err := t.queryRow("SELECT COUNT(*) FROM subscribers WHERE "+stale, dbTime(norm(olderThan))).Scan(&n); err != nil || n == 0 {
+			return err
+		}
+		return deleteSubscribers(t, stale, dbTime(norm(olderThan)))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: purge unconfirmed: %w", err)
+	}
+	return int(n), nil
+}
+
+// WithdrawnRetentionCutoff is the start of the oldest year whose
+// withdrawals are still kept at now: consent evidence is kept for the
+// 6-year limitation period (art. 118 k.c.), which ends on the last day of
+// a calendar year, so a withdrawal in 2027 is deleted after 31 December
+// 2033.
+func WithdrawnRetentionCutoff(now time.Time) time.Time {
+	return time.Date(now.UTC().Year()-6, time.January, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// PurgeWithdrawn deletes, with everything held on them, the subscribers
+// who unsubscribed, bounced or complained before cutoff.
+func (s *Store) PurgeWithdrawn(ctx context.Context, cutoff time.Time) (int, error) {
+	const gone = `(status = 'unsubscribed' AND unsubscribed_at < ?) OR (status = 'bounced' AND bounced_at < ?)
+		OR (status = 'complained' AND complained_at < ?)`
+	c := dbTime(norm(cutoff))
+	var n int64
+	err := s.tx(ctx, func(t *txn) error {
+		if err := t.queryRow("SELECT COUNT(*) FROM subscribers WHERE "+gone, c, c, c).Scan(&n); err != nil || n == 0 {
+			return err
+		}
+		return deleteSubscribers(t, gone, c, c, c)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: purge withdrawn: %w", err)
 	}
 	return int(n), nil
 }

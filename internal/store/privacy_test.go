@@ -131,7 +131,7 @@ func TestPersonAndErase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Confirm(ctx, sub.ID, t0, t0.Add(time.Minute))
+		s.Confirm(ctx, sub.Link(), "", t0, t0.Add(time.Minute))
 		other := mustConfirmed(t, s, "other@example.com", t0)
 		c, _ := s.CreateCampaign(ctx, CampaignSpec{Slug: "p", Title: "Poradnik", Subject: "P"}, t0.Add(time.Hour))
 		batches, _ := s.Batches(ctx, c.ID)
@@ -232,15 +232,18 @@ func TestPurgeUnconfirmed(t *testing.T) {
 		day := 24 * time.Hour
 		old := mustSubscribe(t, s, "old@example.com", t0)
 		mustSubscribe(t, s, "renewed@example.com", t0)
-		mustSubscribe(t, s, "renewed@example.com", t0.Add(29*day)) // signs up again: a new 30 days
+		mustSubscribe(t, s, "renewed@example.com", t0.Add(29*day)) // signs up again: the 30 days still count from t0
 		mustSubscribe(t, s, "recent@example.com", t0.Add(10*day))
+		back := mustConfirmed(t, s, "back@example.com", t0)
+		s.Unsubscribe(ctx, back.ID, "", t0.Add(time.Hour))
+		mustSubscribe(t, s, "back@example.com", t0.Add(20*day)) // pending again since day 20: kept
 		mustConfirmed(t, s, "confirmed@example.com", t0)
 		gone := mustConfirmed(t, s, "gone@example.com", t0)
 		s.Unsubscribe(ctx, gone.ID, "", t0)
 
 		n, err := s.PurgeUnconfirmed(ctx, t0.Add(31*day-30*day)) // run on day 31
-		if err != nil || n != 1 {
-			t.Fatalf("purged %d, %v; want 1", n, err)
+		if err != nil || n != 2 {
+			t.Fatalf("purged %d, %v; want 2 (old, renewed)", n, err)
 		}
 		if _, err := s.Get(ctx, old.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("old pending subscriber kept: %v", err)
@@ -249,7 +252,7 @@ func TestPurgeUnconfirmed(t *testing.T) {
 			t.Errorf("%d emails of the purged subscriber left", n)
 		}
 		if n := countRows(t, s, "SELECT COUNT(*) FROM subscribers"); n != 4 {
-			t.Errorf("%d subscribers left, want 4", n)
+			t.Errorf("%d subscribers left, want 4 (recent, confirmed, gone, back)", n)
 		}
 		if n, err := s.PurgeUnconfirmed(ctx, t0.Add(31*day-30*day)); err != nil || n != 0 {
 			t.Errorf("second purge: %d %v", n, err)

@@ -24,7 +24,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,8 +56,18 @@ type Store struct {
 
 	log       *slog.Logger
 	lockLease time.Duration
+	// lockFiles is the SQLite database's path, which lock files are named
+	// after (kb.db.send-lock); "" on PostgreSQL.
+	lockFiles string
 	lastPrune atomic.Int64 // unix µs of the last webhook-token prune
 	closed    atomic.Bool
+	limits    SignupLimits
+	// erasureKeys key the erasure tombstones; the first writes, all are
+	// checked (see erasure.go).
+	erasureKeys [][]byte
+
+	heldMu     sync.Mutex
+	heldLogged map[string]time.Time // reason → when last logged
 
 	// SQLite background checkpoints
 	stopBackground chan struct{}
@@ -68,6 +80,12 @@ type options struct {
 	maxLifetime time.Duration
 	log         *slog.Logger
 	lockLease   time.Duration
+	limits      *SignupLimits
+	erasureKeys [][]byte
+
+	// stmtTimeout is PostgreSQL's statement_timeout (issue 11; see
+	// WithStatementTimeout); negative: the server's own.
+	stmtTimeout time.Duration
 }
 
 // Option tunes Open.
@@ -87,8 +105,20 @@ func WithConnMaxLifetime(d time.Duration) Option { return func(o *options) { o.m
 // error (a lost send-lock lease).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// WithLockLease sets how long the SQLite send lock survives its holder's
-// death; it is renewed every third of that while held.
+// DefaultStatementTimeout is PostgreSQL's statement_timeout unless the URL
+// sets one or WithStatementTimeout another: a statement stuck behind a lock
+// ends after it, instead of holding its connection after the request that
+// started it has given up.
+const DefaultStatementTimeout = 10 * time.Second
+
+// WithStatementTimeout sets PostgreSQL's statement_timeout of every
+// connection; 0 turns it off (long operator exports). A statement_timeout
+// in the URL wins over both.
+func WithStatementTimeout(d time.Duration) Option { return func(o *options) { o.stmtTimeout = d } }
+
+// WithLockLease sets the lease of the SQLite send lock's row, renewed every
+// third of that while held: how long a holder without a lock file (see
+// AcquireSendLock) keeps others out after it died.
 func WithLockLease(d time.Duration) Option { return func(o *options) { o.lockLease = d } }
 
 // Open connects to the database named by dsn and brings its schema up to
@@ -100,6 +130,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		maxLifetime: 30 * time.Minute,
 		log:         slog.New(slog.DiscardHandler),
 		lockLease:   30 * time.Second,
+		stmtTimeout: DefaultStatementTimeout,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -125,6 +156,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	s.limits, s.heldLogged, s.erasureKeys = DefaultSignupLimits(), map[string]time.Time{}, o.erasureKeys
+	if o.limits != nil {
+		s.limits = *o.limits
 	}
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
@@ -196,7 +231,7 @@ func openSQLite(ctx context.Context, dsn string, o options) (*Store, error) {
 	rdb.SetMaxOpenConns(o.maxOpen)
 	rdb.SetMaxIdleConns(o.maxIdle)
 	rdb.SetConnMaxLifetime(o.maxLifetime)
-	s := &Store{d: newSQLiteDialect(), db: rdb, wdb: wdb, log: o.log, lockLease: o.lockLease,
+	s := &Store{d: newSQLiteDialect(), db: rdb, wdb: wdb, log: o.log, lockLease: o.lockLease, lockFiles: path,
 		stopBackground: make(chan struct{}), backgroundDone: make(chan struct{})}
 	s.w = newWriter(wdb, s.d)
 	go s.checkpointLoop(time.Second)
@@ -237,6 +272,11 @@ func openPostgres(ctx context.Context, dsn string, o options) (*Store, error) {
 	cfg, err := pgx.ParseConfig(dsn) // its errors already redact the password
 	if err != nil {
 		return nil, fmt.Errorf("%w: PostgreSQL DSN: %w", ErrInvalidInput, err)
+	}
+	// A startup parameter, so every pooled connection has it from the
+	// start; ParseConfig put the URL's own statement_timeout here already.
+	if _, set := cfg.RuntimeParams["statement_timeout"]; !set && o.stmtTimeout >= 0 {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.stmtTimeout.Milliseconds(), 10)
 	}
 	if o.maxOpen <= 0 {
 		o.maxOpen = 20

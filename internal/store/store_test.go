@@ -26,8 +26,12 @@ func eachBackend(t *testing.T, fn func(t *testing.T, s *Store)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, openTestPostgres(t)) })
 }
 
+// testErasureKey keys the tests' erasure tombstones.
+var testErasureKey = []byte("test erasure key, 32 bytes long!")
+
 func openTestSQLite(t testing.TB, opts ...Option) *Store {
 	t.Helper()
+	opts = append([]Option{WithErasureKeys(testErasureKey)}, opts...)
 	s, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "data", "kb.db"), opts...)
 	if err != nil {
 		t.Fatalf("open SQLite: %v", err)
@@ -38,6 +42,7 @@ func openTestSQLite(t testing.TB, opts ...Option) *Store {
 
 func openTestPostgres(t testing.TB, opts ...Option) *Store {
 	t.Helper()
+	opts = append([]Option{WithErasureKeys(testErasureKey)}, opts...)
 	s, err := Open(context.Background(), testPostgresDSN(t), opts...)
 	if err != nil {
 		t.Fatalf("open PostgreSQL: %v", err)
@@ -68,7 +73,7 @@ func mustSubscribe(t testing.TB, s *Store, email string, now time.Time) Subscrib
 func mustConfirmed(t testing.TB, s *Store, email string, now time.Time) Subscriber {
 	t.Helper()
 	sub := mustSubscribe(t, s, email, now)
-	sub, out, err := s.Confirm(ctxT(t), sub.ID, now, now)
+	sub, out, err := s.Confirm(ctxT(t), sub.Link(), "", now, now)
 	if err != nil || out != ConfirmDone {
 		t.Fatalf("confirm %s: %v %v", email, out, err)
 	}
@@ -81,8 +86,8 @@ func seedConfirmed(t testing.TB, s *Store, from, n int) {
 	t.Helper()
 	err := s.tx(ctxT(t), func(tx *txn) error {
 		_, err := tx.exec(`WITH RECURSIVE seq(i) AS (SELECT CAST(? AS BIGINT) UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
-			INSERT INTO subscribers (email, email_key, name, status, created_at, updated_at, confirmed_at)
-			SELECT 'user' || i || '@example.com', 'user' || i || '@example.com', 'User ' || i, 'confirmed', ?, ?, ?
+			INSERT INTO subscribers (email, email_key, name, status, created_at, updated_at, confirmed_at, link_key)
+			SELECT 'user' || i || '@example.com', 'user' || i || '@example.com', 'User ' || i, 'confirmed', ?, ?, ?, 'k' || i
 			FROM seq`, from, from+n-1, t0.UnixMicro(), t0.UnixMicro(), t0.UnixMicro())
 		return err
 	})

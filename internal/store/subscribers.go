@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -60,16 +61,41 @@ type Subscriber struct {
 	ComplainedAt        time.Time `json:"complained_at,omitzero"`
 	LastConfirmationAt  time.Time `json:"last_confirmation_at,omitzero"`
 	LastWhitepaperAt    time.Time `json:"last_whitepaper_at,omitzero"`
+	// PendingSince is the first signup of the current pending period: the
+	// purge of unconfirmed signups counts from it.
+	PendingSince time.Time `json:"pending_since,omitzero"`
+	// ConfirmUserAgent is the consent evidence of the confirming request
+	// (its time is ConfirmedAt).
+	ConfirmUserAgent string `json:"confirm_user_agent,omitempty"`
+	// LinkKey is the random key that the row's emailed links carry; not
+	// personal data, and not shown.
+	LinkKey string `json:"-"`
 }
 
-// ResendInterval is the least time between two confirmation (or whitepaper)
-// emails to one address, so the form cannot be used to flood a mailbox.
-const ResendInterval = 10 * time.Minute
+// Link names the subscriber an emailed link acts on: the row's id and its
+// random key, so that no link can act on a row that is not the one it was
+// sent for (after a restore, or an id handed out again). Legacy links
+// (unsubscribe links signed before rows had keys) carry the id alone.
+type Link struct {
+	ID     int64
+	Key    string
+	Legacy bool
+}
+
+// Link is the reference its emailed links carry.
+func (s Subscriber) Link() Link { return Link{ID: s.ID, Key: s.LinkKey} }
+
+func (l Link) matches(sub Subscriber) bool {
+	if l.Legacy {
+		return true
+	}
+	return l.Key != "" && subtle.ConstantTimeCompare([]byte(l.Key), []byte(sub.LinkKey)) == 1
+}
 
 const subscriberCols = `id, email, name, status, whitepaper_requested,
 	consent_at, consent_version, consent_source, consent_ip,
 	created_at, updated_at, confirmed_at, unsubscribed_at, bounced_at, complained_at,
-	last_confirmation_at, last_whitepaper_at`
+	last_confirmation_at, last_whitepaper_at, pending_since, confirm_user_agent, link_key`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -79,39 +105,12 @@ func scanSubscriber(r scanner) (Subscriber, error) {
 		scanTime(&s.Consent.At), &s.Consent.Version, &s.Consent.Source, &s.Consent.IP,
 		scanTime(&s.CreatedAt), scanTime(&s.UpdatedAt), scanTime(&s.ConfirmedAt),
 		scanTime(&s.UnsubscribedAt), scanTime(&s.BouncedAt), scanTime(&s.ComplainedAt),
-		scanTime(&s.LastConfirmationAt), scanTime(&s.LastWhitepaperAt))
+		scanTime(&s.LastConfirmationAt), scanTime(&s.LastWhitepaperAt), scanTime(&s.PendingSince),
+		&s.ConfirmUserAgent, &s.LinkKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, ErrNotFound
 	}
 	return s, err
-}
-
-// SignupRequest is what the signup form sends.
-type SignupRequest struct {
-	Email           string
-	Name            string
-	WantsWhitepaper bool
-	Consent         Consent
-}
-
-// SignupOutcome says what Subscribe did. The web layer answers readers the
-// same way in every case (so the form does not reveal who is subscribed);
-// the outcome is for logs and tests.
-type SignupOutcome string
-
-const (
-	SignupCreated          SignupOutcome = "created"           // new address; confirmation queued
-	SignupResent           SignupOutcome = "resent"            // still pending; a new confirmation queued
-	SignupThrottled        SignupOutcome = "throttled"         // still pending; last confirmation too recent
-	SignupResubscribed     SignupOutcome = "resubscribed"      // was unsubscribed or bounced; pending again, confirmation queued
-	SignupAlreadyConfirmed SignupOutcome = "already_confirmed" // nothing queued
-	SignupWhitepaperQueued SignupOutcome = "whitepaper_queued" // already confirmed; the whitepaper queued
-	SignupSuppressed       SignupOutcome = "suppressed"        // complained; nothing changes
-)
-
-// ConfirmationQueued reports whether a confirmation email was queued.
-func (o SignupOutcome) ConfirmationQueued() bool {
-	return o == SignupCreated || o == SignupResent || o == SignupResubscribed
 }
 
 // Event types recorded in subscriber_events.
@@ -153,270 +152,6 @@ func addEvents(t *txn, id int64, now time.Time, evs ...event) error {
 func consentDetail(c Consent) string {
 	b, _ := json.Marshal(c)
 	return string(b)
-}
-
-// Subscribe records a signup and, in the same transaction, queues the
-// confirmation email when one is due. The rules:
-//   - new address: pending, confirmation queued;
-//   - pending: a new confirmation only if the last was queued at least
-//     ResendInterval ago, else Throttled; name, consent and the whitepaper
-//     wish are refreshed either way;
-//   - confirmed: stays so, no confirmation; the whitepaper is queued if
-//     asked for (at most once per ResendInterval);
-//   - unsubscribed or bounced: pending again with the new consent,
-//     confirmation queued;
-//   - complained: nothing changes (Suppressed).
-//
-// An erased address may sign up again: that is new consent.
-func (s *Store) Subscribe(ctx context.Context, req SignupRequest, now time.Time) (Subscriber, SignupOutcome, error) {
-	now = norm(now)
-	email, key, err := parseEmail(req.Email)
-	if err != nil {
-		return Subscriber{}, "", err
-	}
-	name, err := cleanName(req.Name)
-	if err != nil {
-		return Subscriber{}, "", err
-	}
-	consent, err := cleanConsent(req.Consent, now)
-	if err != nil {
-		return Subscriber{}, "", err
-	}
-	if s.d.name == dialectPostgres {
-		// The common case, a new address, in one statement and one round
-		// trip; an address already there takes the transaction below.
-		sub, ok, err := s.subscribeNewPostgres(ctx, email, key, name, req.WantsWhitepaper, consent, now)
-		if err != nil {
-			return Subscriber{}, "", fmt.Errorf("store: subscribe: %w", err)
-		}
-		if ok {
-			return sub, SignupCreated, nil
-		}
-	}
-	var (
-		sub Subscriber
-		out SignupOutcome
-	)
-	err = s.tx(ctx, func(t *txn) error {
-		var err error
-		sub, out, err = subscribeTx(t, email, key, name, req.WantsWhitepaper, consent, now)
-		return err
-	})
-	if err != nil {
-		return Subscriber{}, "", fmt.Errorf("store: subscribe: %w", err)
-	}
-	return sub, out, nil
-}
-
-// subscribeNewPostgresQuery inserts a new subscriber, queues the
-// confirmation and records both events in one atomic statement (data-
-// modifying CTEs, which SQLite lacks); it returns no row when the address
-// exists. It does what subscribeTx does for a new address.
-const subscribeNewPostgresQuery = `WITH s AS (
-		INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested,
-			consent_at, consent_version, consent_source, consent_ip, created_at, updated_at, last_confirmation_at)
-		VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $9, $9)
-		ON CONFLICT (email_key) DO NOTHING RETURNING id
-	), q AS (
-		INSERT INTO mail_queue (kind, subscriber_id, to_email, to_name, status, attempts, next_attempt_at, created_at)
-		SELECT 'confirm', id, $1, $3, 'queued', 0, $9, $9 FROM s
-	), e AS (
-		INSERT INTO subscriber_events (subscriber_id, at, type, detail)
-		SELECT id, $9, '` + EventSignup + `', $10 FROM s
-		UNION ALL SELECT id, $9, '` + EventConfirmationQueued + `', '' FROM s
-	)
-	SELECT id FROM s`
-
-func (s *Store) subscribeNewPostgres(ctx context.Context, email, key, name string, wantsWP bool, c Consent, now time.Time) (Subscriber, bool, error) {
-	if s.closed.Load() {
-		return Subscriber{}, false, ErrClosed
-	}
-	var id int64
-	err := s.db.QueryRowContext(ctx, subscribeNewPostgresQuery, email, key, name, wantsWP,
-		dbTime(c.At), c.Version, c.Source, c.IP, dbTime(now), consentDetail(c)).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Subscriber{}, false, nil
-	}
-	if err != nil {
-		return Subscriber{}, false, err
-	}
-	return Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
-		Consent: c, CreatedAt: now, UpdatedAt: now, LastConfirmationAt: now}, true, nil
-}
-
-func subscribeTx(t *txn, email, key, name string, wantsWP bool, c Consent, now time.Time) (Subscriber, SignupOutcome, error) {
-	for range 3 {
-		// The common case, a new address, is one statement; a concurrent
-		// signup of the same address makes this insert do nothing (on
-		// PostgreSQL after waiting for the other transaction), and the
-		// existing row is then locked and updated below.
-		var id int64
-		err := t.queryRow(`INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested,
-				consent_at, consent_version, consent_source, consent_ip, created_at, updated_at, last_confirmation_at)
-			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (email_key) DO NOTHING RETURNING id`,
-			email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
-			dbTime(now), dbTime(now), dbTime(now)).Scan(&id)
-		if err == nil {
-			sub := Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
-				Consent: c, CreatedAt: now, UpdatedAt: now, LastConfirmationAt: now}
-			if err := queueMail(t, MailConfirm, sub, now); err != nil {
-				return Subscriber{}, "", err
-			}
-			if err := addEvents(t, id, now, event{EventSignup, consentDetail(c)}, event{EventConfirmationQueued, ""}); err != nil {
-				return Subscriber{}, "", err
-			}
-			return sub, SignupCreated, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return Subscriber{}, "", fmt.Errorf("insert subscriber: %w", err)
-		}
-		sub, err := scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE email_key = ?"+t.d.forUpdate, key))
-		if errors.Is(err, ErrNotFound) {
-			continue // erased between the two statements: try the insert again
-		}
-		if err != nil {
-			return Subscriber{}, "", fmt.Errorf("load subscriber: %w", err)
-		}
-		return signupExisting(t, sub, email, name, wantsWP, c, now)
-	}
-	return Subscriber{}, "", fmt.Errorf("%w: subscriber row kept appearing and disappearing", ErrConflict)
-}
-
-func signupExisting(t *txn, sub Subscriber, email, name string, wantsWP bool, c Consent, now time.Time) (Subscriber, SignupOutcome, error) {
-	if name == "" {
-		name = sub.Name // an empty field does not erase the name given before
-	}
-	switch sub.Status {
-	case StatusPending:
-		resend := !now.Before(sub.LastConfirmationAt.Add(ResendInterval))
-		sub.Email, sub.Name, sub.Consent, sub.UpdatedAt = email, name, c, now
-		sub.WhitepaperRequested = sub.WhitepaperRequested || wantsWP
-		if resend {
-			sub.LastConfirmationAt = now
-		}
-		if _, err := t.exec(`UPDATE subscribers SET email = ?, name = ?, whitepaper_requested = ?,
-				consent_at = ?, consent_version = ?, consent_source = ?, consent_ip = ?,
-				updated_at = ?, last_confirmation_at = ? WHERE id = ?`,
-			sub.Email, sub.Name, sub.WhitepaperRequested, dbTime(c.At), c.Version, c.Source, c.IP,
-			dbTime(now), dbTime(sub.LastConfirmationAt), sub.ID); err != nil {
-			return Subscriber{}, "", fmt.Errorf("update pending subscriber: %w", err)
-		}
-		evs := []event{{EventSignup, consentDetail(c)}}
-		if !resend {
-			return sub, SignupThrottled, addEvents(t, sub.ID, now, evs...)
-		}
-		if err := queueMail(t, MailConfirm, sub, now); err != nil {
-			return Subscriber{}, "", err
-		}
-		evs = append(evs, event{EventConfirmationQueued, ""})
-		return sub, SignupResent, addEvents(t, sub.ID, now, evs...)
-
-	case StatusConfirmed:
-		if !wantsWP || now.Before(sub.LastWhitepaperAt.Add(ResendInterval)) {
-			return sub, SignupAlreadyConfirmed, nil
-		}
-		sub.WhitepaperRequested, sub.LastWhitepaperAt, sub.UpdatedAt = true, now, now
-		if _, err := t.exec(`UPDATE subscribers SET whitepaper_requested = ?, last_whitepaper_at = ?, updated_at = ?
-				WHERE id = ?`, true, dbTime(now), dbTime(now), sub.ID); err != nil {
-			return Subscriber{}, "", fmt.Errorf("update confirmed subscriber: %w", err)
-		}
-		if err := queueMail(t, MailWhitepaper, sub, now); err != nil {
-			return Subscriber{}, "", err
-		}
-		return sub, SignupWhitepaperQueued, addEvents(t, sub.ID, now, event{EventWhitepaperQueued, "signup"})
-
-	case StatusUnsubscribed, StatusBounced:
-		// New consent, a fresh start: they must confirm again.
-		sub.Email, sub.Name, sub.Consent, sub.UpdatedAt = email, name, c, now
-		sub.Status, sub.WhitepaperRequested, sub.ConfirmedAt, sub.LastConfirmationAt = StatusPending, wantsWP, time.Time{}, now
-		if _, err := t.exec(`UPDATE subscribers SET status = 'pending', email = ?, name = ?, whitepaper_requested = ?,
-				consent_at = ?, consent_version = ?, consent_source = ?, consent_ip = ?,
-				confirmed_at = NULL, updated_at = ?, last_confirmation_at = ? WHERE id = ?`,
-			sub.Email, sub.Name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
-			dbTime(now), dbTime(now), sub.ID); err != nil {
-			return Subscriber{}, "", fmt.Errorf("resubscribe: %w", err)
-		}
-		if err := queueMail(t, MailConfirm, sub, now); err != nil {
-			return Subscriber{}, "", err
-		}
-		return sub, SignupResubscribed, addEvents(t, sub.ID, now,
-			event{EventResubscribed, consentDetail(c)}, event{EventConfirmationQueued, ""})
-
-	default: // complained
-		return sub, SignupSuppressed, nil
-	}
-}
-
-// ConfirmOutcome says what Confirm did.
-type ConfirmOutcome string
-
-const (
-	ConfirmDone             ConfirmOutcome = "confirmed"
-	ConfirmAlreadyConfirmed ConfirmOutcome = "already_confirmed"
-	ConfirmInvalid          ConfirmOutcome = "invalid" // unknown subscriber, wrong status, or a link older than their last unsubscribe/bounce
-)
-
-// Confirm confirms subscriber id from a link issued at issuedAt: pending →
-// confirmed, the whitepaper queued if it was asked for, other queued
-// confirmations cancelled. Confirming twice is harmless. A link issued
-// before the subscriber's latest unsubscribe or bounce is refused: that
-// consent was withdrawn.
-func (s *Store) Confirm(ctx context.Context, id int64, issuedAt, now time.Time) (Subscriber, ConfirmOutcome, error) {
-	now = norm(now)
-	var (
-		sub Subscriber
-		out ConfirmOutcome
-	)
-	err := s.tx(ctx, func(t *txn) error {
-		var err error
-		sub, err = scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE id = ?"+t.d.forUpdate, id))
-		if errors.Is(err, ErrNotFound) {
-			sub, out = Subscriber{}, ConfirmInvalid
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case sub.Status == StatusConfirmed:
-			out = ConfirmAlreadyConfirmed
-			return nil
-		case sub.Status != StatusPending, issuedBefore(issuedAt, sub.UnsubscribedAt), issuedBefore(issuedAt, sub.BouncedAt):
-			out = ConfirmInvalid
-			return nil
-		}
-		out = ConfirmDone
-		sub.Status, sub.ConfirmedAt, sub.UpdatedAt = StatusConfirmed, now, now
-		evs := []event{{EventConfirmed, ""}}
-		if sub.WhitepaperRequested {
-			sub.LastWhitepaperAt = now
-			if err := queueMail(t, MailWhitepaper, sub, now); err != nil {
-				return err
-			}
-			evs = append(evs, event{EventWhitepaperQueued, "confirmation"})
-		}
-		if _, err := t.exec(`UPDATE subscribers SET status = 'confirmed', confirmed_at = ?, updated_at = ?,
-				last_whitepaper_at = ? WHERE id = ?`,
-			dbTime(now), dbTime(now), dbTime(sub.LastWhitepaperAt), id); err != nil {
-			return err
-		}
-		if _, err := t.exec(`UPDATE mail_queue SET status = 'cancelled'
-				WHERE subscriber_id = ? AND kind = 'confirm' AND status = 'queued'`, id); err != nil {
-			return err
-		}
-		return addEvents(t, id, now, evs...)
-	})
-	if err != nil {
-		return Subscriber{}, "", fmt.Errorf("store: confirm %d: %w", id, err)
-	}
-	return sub, out, nil
-}
-
-// issuedBefore compares at the second, the precision of link tokens, and in
-// the link's favour within that second.
-func issuedBefore(issued, withdrawn time.Time) bool {
-	return !withdrawn.IsZero() && issued.Before(withdrawn.Truncate(time.Second))
 }
 
 // Unsubscribe stops all mail to subscriber id and cancels its queued emails.
@@ -520,6 +255,29 @@ func setStatus(t *txn, sub *Subscriber, status Status, reason string, now time.T
 	return true, addEvents(t, sub.ID, now, event{typ, reason})
 }
 
+// UnsubscribeLink is Unsubscribe for an emailed link: a link whose key is
+// not the row's acts on nobody (ErrNotFound).
+func (s *Store) UnsubscribeLink(ctx context.Context, link Link, reason string, now time.Time) (Subscriber, bool, error) {
+	if _, err := s.GetByLink(ctx, link); err != nil {
+		return Subscriber{}, false, err
+	}
+	// A key never changes, so the check above holds for the update.
+	return s.Unsubscribe(ctx, link.ID, reason, now)
+}
+
+// GetByLink returns the subscriber an emailed link names, or ErrNotFound
+// when there is none or the link's key is not the row's.
+func (s *Store) GetByLink(ctx context.Context, link Link) (Subscriber, error) {
+	sub, err := s.Get(ctx, link.ID)
+	if err != nil {
+		return Subscriber{}, err
+	}
+	if !link.matches(sub) {
+		return Subscriber{}, fmt.Errorf("store: subscriber %d: link key does not match: %w", link.ID, ErrNotFound)
+	}
+	return sub, nil
+}
+
 // Get returns subscriber id, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id int64) (Subscriber, error) {
 	sub, err := scanSubscriber(s.queryRow(ctx, "SELECT "+subscriberCols+" FROM subscribers WHERE id = ?", id))
@@ -587,11 +345,14 @@ type Stats struct {
 	Campaigns       int            `json:"campaigns"`
 	CampaignsActive int            `json:"campaigns_active"` // pending or sending
 	Erased          int            `json:"erased"`
+	// Held counts emails a limit held back, by reason (Held*), in the
+	// last 30 days (PurgeUnconfirmed forgets older ones).
+	Held map[string]int `json:"held"`
 }
 
 // Stats counts subscribers per status, emails waiting or failed, campaigns.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Subscribers: make(map[Status]int, 5)}
+	st := Stats{Subscribers: make(map[Status]int, 5), Held: map[string]int{}}
 	for _, status := range Statuses() {
 		st.Subscribers[status] = 0
 	}
@@ -610,6 +371,22 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			st.Subscribers[status] = n
 		}
 		if err := rows.Err(); err != nil {
+			return err
+		}
+		held, err := t.query("SELECT reason, COUNT(*) FROM mail_held GROUP BY reason")
+		if err != nil {
+			return err
+		}
+		defer held.Close()
+		for held.Next() {
+			var reason string
+			var n int
+			if err := held.Scan(&reason, &n); err != nil {
+				return err
+			}
+			st.Held[reason] = n
+		}
+		if err := held.Err(); err != nil {
 			return err
 		}
 		return t.queryRow(`SELECT

@@ -29,7 +29,7 @@ func TestSubscribeRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, out, err := s.Confirm(ctxT(t), sub.ID, t0.Add(at), t0.Add(at)); err != nil || out != ConfirmDone {
+			if _, out, err := s.Confirm(ctxT(t), sub.Link(), "", t0.Add(at), t0.Add(at)); err != nil || out != ConfirmDone {
 				t.Fatalf("confirm: %v %v", out, err)
 			}
 		}
@@ -68,11 +68,15 @@ func TestSubscribeRules(t *testing.T) {
 		{"confirmed", []step{signup(0, false), confirm(time.Minute)}, time.Hour, false, SignupAlreadyConfirmed, StatusConfirmed, 0, 0, false},
 		{"confirmed wants whitepaper", []step{signup(0, false), confirm(time.Minute)}, time.Hour, true, SignupWhitepaperQueued, StatusConfirmed, 0, 1, true},
 		{"confirmed, whitepaper again too soon", []step{signup(0, false), confirm(time.Minute), signup(time.Hour, true)}, time.Hour + 9*time.Minute, true, SignupAlreadyConfirmed, StatusConfirmed, 0, 1, true},
-		{"confirmed, whitepaper again later", []step{signup(0, false), confirm(time.Minute), signup(time.Hour, true)}, 2 * time.Hour, true, SignupWhitepaperQueued, StatusConfirmed, 0, 2, true},
+		{"confirmed, whitepaper again the same day", []step{signup(0, false), confirm(time.Minute), signup(time.Hour, true)}, 2 * time.Hour, true, SignupAlreadyConfirmed, StatusConfirmed, 0, 1, true},
+		{"confirmed, whitepaper again next day", []step{signup(0, false), confirm(time.Minute), signup(time.Hour, true)}, 25 * time.Hour, true, SignupWhitepaperQueued, StatusConfirmed, 0, 2, true},
+		{"confirmed, whitepaper a fourth time in a month", []step{signup(0, false), confirm(time.Minute), signup(time.Hour, true), signup(26*time.Hour, true), signup(51*time.Hour, true)}, 76 * time.Hour, true, SignupAlreadyConfirmed, StatusConfirmed, 0, 3, true},
 		{"confirmed with whitepaper at confirmation, asks again at once", []step{signup(0, true), confirm(time.Minute)}, 2 * time.Minute, true, SignupAlreadyConfirmed, StatusConfirmed, 0, 1, true},
 		{"unsubscribed", []step{signup(0, false), confirm(time.Minute), mark(StatusUnsubscribed, time.Hour)}, 2 * time.Hour, false, SignupResubscribed, StatusPending, 1, 0, false},
-		{"unsubscribed, at once", []step{signup(0, false), mark(StatusUnsubscribed, time.Minute)}, 2 * time.Minute, false, SignupResubscribed, StatusPending, 1, 0, false},
-		{"bounced", []step{signup(0, false), confirm(time.Minute), mark(StatusBounced, time.Hour)}, 2 * time.Hour, true, SignupResubscribed, StatusPending, 1, 0, true},
+		{"unsubscribed, at once: the mailbox waits", []step{signup(0, false), mark(StatusUnsubscribed, time.Minute)}, 2 * time.Minute, false, SignupThrottled, StatusPending, 0, 0, false},
+		{"bounced recently", []step{signup(0, false), confirm(time.Minute), mark(StatusBounced, time.Hour)}, 2 * time.Hour, true, SignupSuppressed, StatusBounced, 0, 0, false},
+		{"bounced over 30 days ago", []step{signup(0, false), confirm(time.Minute), mark(StatusBounced, time.Hour)}, 31 * 24 * time.Hour, true, SignupResubscribed, StatusPending, 1, 0, true},
+		{"bounced long ago, had its one try", []step{signup(0, false), confirm(time.Minute), mark(StatusBounced, time.Hour), signup(31*24*time.Hour, false)}, 32 * 24 * time.Hour, true, SignupSuppressed, StatusPending, 1, 0, true},
 		{"complained", []step{signup(0, false), confirm(time.Minute), mark(StatusComplained, time.Hour)}, 2 * time.Hour, true, SignupSuppressed, StatusComplained, 0, 0, false},
 		{"erased signs up again", []step{signup(0, false), confirm(time.Minute), erase}, time.Hour, false, SignupCreated, StatusPending, 1, 0, false},
 	}
@@ -282,7 +286,7 @@ func TestConfirm(t *testing.T) {
 			if _, out, _ := s.Subscribe(ctx, SignupRequest{Email: "wp@example.com"}, t0.Add(time.Hour)); out != SignupResent {
 				t.Fatalf("resend: %s", out)
 			}
-			got, out, err := s.Confirm(ctx, sub.ID, t0, t0.Add(2*time.Hour))
+			got, out, err := s.Confirm(ctx, sub.Link(), "", t0, t0.Add(2*time.Hour))
 			if err != nil || out != ConfirmDone {
 				t.Fatalf("%s %v", out, err)
 			}
@@ -297,7 +301,7 @@ func TestConfirm(t *testing.T) {
 			}
 			// Repeated clicks change nothing and queue nothing.
 			for range 3 {
-				again, out, err := s.Confirm(ctx, sub.ID, t0, t0.Add(3*time.Hour))
+				again, out, err := s.Confirm(ctx, sub.Link(), "", t0, t0.Add(3*time.Hour))
 				if err != nil || out != ConfirmAlreadyConfirmed || !again.ConfirmedAt.Equal(got.ConfirmedAt) {
 					t.Errorf("repeat: %s %v %v", out, again.ConfirmedAt, err)
 				}
@@ -308,7 +312,7 @@ func TestConfirm(t *testing.T) {
 		})
 		t.Run("without whitepaper", func(t *testing.T) {
 			sub := mustSubscribe(t, s, "nowp@example.com", t0)
-			if _, out, err := s.Confirm(ctx, sub.ID, t0, t0.Add(time.Minute)); err != nil || out != ConfirmDone {
+			if _, out, err := s.Confirm(ctx, sub.Link(), "", t0, t0.Add(time.Minute)); err != nil || out != ConfirmDone {
 				t.Fatal(out, err)
 			}
 			if n := countRows(t, s, "SELECT COUNT(*) FROM mail_queue WHERE subscriber_id = ? AND status = 'queued'", sub.ID); n != 0 {
@@ -316,7 +320,7 @@ func TestConfirm(t *testing.T) {
 			}
 		})
 		t.Run("unknown id", func(t *testing.T) {
-			if _, out, err := s.Confirm(ctx, 987654, t0, t0); err != nil || out != ConfirmInvalid {
+			if _, out, err := s.Confirm(ctx, Link{ID: 987654}, "", t0, t0); err != nil || out != ConfirmInvalid {
 				t.Errorf("%s %v", out, err)
 			}
 		})
@@ -326,7 +330,7 @@ func TestConfirm(t *testing.T) {
 				if _, err := s.SetStatusByEmail(ctx, sub.Email, status, "", t0.Add(time.Minute)); err != nil {
 					t.Fatal(err)
 				}
-				if _, out, err := s.Confirm(ctx, sub.ID, t0.Add(2*time.Minute), t0.Add(2*time.Minute)); err != nil || out != ConfirmInvalid {
+				if _, out, err := s.Confirm(ctx, sub.Link(), "", t0.Add(2*time.Minute), t0.Add(2*time.Minute)); err != nil || out != ConfirmInvalid {
 					t.Errorf("%s: %s %v", status, out, err)
 				}
 			}
@@ -340,13 +344,13 @@ func TestConfirm(t *testing.T) {
 			if _, out, _ := s.Subscribe(ctx, SignupRequest{Email: "again@example.com"}, t0.Add(2*time.Hour)); out != SignupResubscribed {
 				t.Fatalf("resubscribe: %s", out)
 			}
-			if _, out, err := s.Confirm(ctx, sub.ID, oldLink, t0.Add(3*time.Hour)); err != nil || out != ConfirmInvalid {
+			if _, out, err := s.Confirm(ctx, sub.Link(), "", oldLink, t0.Add(3*time.Hour)); err != nil || out != ConfirmInvalid {
 				t.Errorf("old link: %s %v, want invalid", out, err)
 			}
 			// Links carry whole seconds: one issued in the same second as
 			// the new signup is still good.
 			newLink := t0.Add(2 * time.Hour).Truncate(time.Second)
-			if _, out, err := s.Confirm(ctx, sub.ID, newLink, t0.Add(3*time.Hour)); err != nil || out != ConfirmDone {
+			if _, out, err := s.Confirm(ctx, sub.Link(), "", newLink, t0.Add(3*time.Hour)); err != nil || out != ConfirmDone {
 				t.Errorf("new link: %s %v, want confirmed", out, err)
 			}
 		})
@@ -418,7 +422,7 @@ func TestSetStatusByEmail(t *testing.T) {
 			sub := mustSubscribe(t, s, email, t0)
 			switch tt.from {
 			case StatusConfirmed:
-				s.Confirm(ctx, sub.ID, t0, t0)
+				s.Confirm(ctx, sub.Link(), "", t0, t0)
 			case StatusPending:
 			default:
 				s.SetStatusByEmail(ctx, email, tt.from, "setup", t0)

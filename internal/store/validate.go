@@ -1,10 +1,9 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -17,16 +16,17 @@ import (
 // checks again so that no path (import, CLI, a future handler) can store
 // junk.
 const (
-	MaxNameLen    = 200  // characters
-	maxVersionLen = 64   // consent version
-	maxSourceLen  = 1024 // consent source: a page path
-	maxSlugLen    = 200
-	maxTitleLen   = 1000
-	maxErrorLen   = 2000 // stored error messages are cut, not rejected
-	maxReasonLen  = 500
-	maxTokenLen   = 512 // webhook replay tokens
-	maxHolderLen  = 200
-	maxMessageID  = 998 // RFC 5322 line limit
+	MaxNameLen      = 200  // characters
+	maxVersionLen   = 64   // consent version
+	maxSourceLen    = 1024 // consent source: a page path
+	maxSlugLen      = 200
+	maxTitleLen     = 1000
+	maxErrorLen     = 2000 // stored error messages are cut, not rejected
+	maxReasonLen    = 500
+	maxTokenLen     = 512 // webhook replay tokens
+	maxHolderLen    = 200
+	maxMessageID    = 998 // RFC 5322 line limit
+	maxUserAgentLen = 500
 )
 
 // parseEmail normalises addr and returns it with its uniqueness key.
@@ -36,13 +36,6 @@ func parseEmail(addr string) (email, key string, err error) {
 		return "", "", fmt.Errorf("%w: %w", ErrInvalidEmail, err)
 	}
 	return email, mailaddr.Key(email), nil
-}
-
-// emailHash is what the erased table keeps of an address: enough to
-// recognise it in a later import, not enough to read it.
-func emailHash(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
 }
 
 // checkText rejects invalid UTF-8, control characters (newlines included:
@@ -113,4 +106,15 @@ func sanitize(s string, maxBytes int) string {
 		s = s[:cut]
 	}
 	return s
+}
+
+// addressLike matches what looks like an email address inside free text.
+var addressLike = regexp.MustCompile(`[^\s<>"'(),;:@]+@[^\s<>"'(),;:@]+\.[^\s<>"'(),;:@]+`)
+
+// errorText is how a stored error message is kept: sanitized, and without
+// any address a provider's message may quote. Errors outlive erasure in
+// the campaign ledger and the queue's history, so they name recipients by
+// id, never by address (RODO art. 17).
+func errorText(msg string) string {
+	return sanitize(addressLike.ReplaceAllString(msg, "[adres]"), maxErrorLen)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // writer performs every SQLite write on the one write connection, committing
@@ -34,7 +35,16 @@ type writeJob struct {
 	err      error
 	panicked any
 	done     chan struct{}
+	// state moves from jobQueued to jobRunning (the writer starts fn) or
+	// to jobAbandoned (the caller gave up first), never both.
+	state atomic.Int32
 }
+
+const (
+	jobQueued int32 = iota
+	jobRunning
+	jobAbandoned
+)
 
 func newWriter(db *sql.DB, d *dialect) *writer {
 	w := &writer{
@@ -55,9 +65,11 @@ func (w *writer) close() {
 }
 
 // do runs fn in a write transaction and returns once it is committed or
-// rolled back. A caller whose ctx ends while waiting for its turn is dropped
-// before fn starts; once fn has started it runs to the end (SQLite would
-// otherwise roll back the whole shared transaction on interruption).
+// rolled back. A caller whose ctx ends while waiting for its turn — also
+// while the writer waits for the database (another process holding SQLite's
+// write lock) — returns ctx's error at once, and fn never runs; once fn has
+// started it runs to the end (SQLite would otherwise roll back the whole
+// shared transaction on interruption).
 func (w *writer) do(ctx context.Context, fn func(*txn) error) error {
 	j := &writeJob{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
@@ -67,7 +79,14 @@ func (w *writer) do(ctx context.Context, fn func(*txn) error) error {
 	case <-w.quit:
 		return ErrClosed
 	}
-	<-j.done
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return ctx.Err()
+		}
+		<-j.done // fn has started: wait for its outcome
+	}
 	if j.panicked != nil {
 		panic(j.panicked)
 	}
@@ -129,6 +148,21 @@ func (w *writer) runGroup(group []*writeJob) {
 	tx, err := w.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		finish(live, fmt.Errorf("store: begin: %w", err))
+		return
+	}
+	// BEGIN IMMEDIATE may have waited for another process: callers that
+	// gave up meanwhile have returned, and their writes must not happen.
+	started := live[:0]
+	for _, j := range live {
+		if !j.state.CompareAndSwap(jobQueued, jobRunning) {
+			j.err = j.ctx.Err()
+			close(j.done)
+			continue
+		}
+		started = append(started, j)
+	}
+	if live = started; len(live) == 0 {
+		tx.Rollback()
 		return
 	}
 	// abort ends the transaction after a failure of the transaction itself

@@ -34,17 +34,18 @@ func (l *Links) url(path, tok string) string {
 	return l.base + path + "?token=" + url.QueryEscape(tok)
 }
 
-// Confirm is the double opt-in link for a signup queued at issued.
-func (l *Links) Confirm(subscriberID int64, issued time.Time) string {
-	return l.url(ConfirmPath, l.signer.Sign(Claims{Purpose: Confirm, SubscriberID: subscriberID, Expires: issued.Add(ConfirmTTL)}))
+// Confirm is the double opt-in link for a signup queued at issued; key is
+// the subscriber row's link key.
+func (l *Links) Confirm(subscriberID int64, key string, issued time.Time) string {
+	return l.url(ConfirmPath, l.signer.Sign(Claims{Purpose: Confirm, SubscriberID: subscriberID, Key: key, Expires: issued.Add(ConfirmTTL)}))
 }
 
 // Unsubscribe is the permanent one-click unsubscribe link.
-func (l *Links) Unsubscribe(subscriberID int64) string {
-	return l.url(UnsubscribePath, l.signer.Sign(Claims{Purpose: Unsubscribe, SubscriberID: subscriberID}))
+func (l *Links) Unsubscribe(subscriberID int64, key string) string {
+	return l.url(UnsubscribePath, l.signer.Sign(Claims{Purpose: Unsubscribe, SubscriberID: subscriberID, Key: key}))
 }
 
 // Whitepaper is the gated download link for a subscriber, valid until expires.
-func (l *Links) Whitepaper(subscriberID int64, expires time.Time) string {
-	return l.url(WhitepaperPath, l.signer.Sign(Claims{Purpose: Whitepaper, SubscriberID: subscriberID, Expires: expires}))
+func (l *Links) Whitepaper(subscriberID int64, key string, expires time.Time) string {
+	return l.url(WhitepaperPath, l.signer.Sign(Claims{Purpose: Whitepaper, SubscriberID: subscriberID, Key: key, Expires: expires}))
 }

@@ -1,6 +1,7 @@
 // Package token signs and verifies the links sent in emails: confirmation,
-// unsubscribe and whitepaper download. A token names a subscriber and a
-// purpose, may expire, and cannot be forged without the secret.
+// unsubscribe and whitepaper download. A token names a subscriber (its id
+// and the random key of its row), a purpose, may expire, and cannot be
+// forged without the secret.
 package token
 
 import (
@@ -29,45 +30,67 @@ var (
 )
 
 const (
-	version = 1
-	macLen  = 16 // truncated HMAC-SHA256: 128 bits is plenty against forgery
-	maxLen  = 64 // longest valid token in base64, with room to spare
+	// Version 1 tokens named only the subscriber id; they are still read
+	// for unsubscribe links, which never expire and sit in old emails.
+	versionLegacy = 1
+	version       = 2
+	macLen        = 16 // truncated HMAC-SHA256: 128 bits is plenty against forgery
+	MaxKeyLen     = 32 // bytes of a row key
+	maxLen        = 128
 )
 
 var enc = base64.RawURLEncoding
 
-// Signer issues and checks tokens with one secret.
+// Signer issues tokens with the current secret and accepts tokens signed
+// with it or with any previous one, so the secret can be rotated without
+// breaking the links already in people's inboxes.
 type Signer struct {
-	secret []byte
+	secrets [][]byte // current first
 }
 
-// NewSigner returns a Signer; the secret must not be empty.
-func NewSigner(secret []byte) (*Signer, error) {
-	if len(secret) == 0 {
-		return nil, errors.New("token: empty secret")
+// NewSigner returns a Signer that signs with secret and also verifies with
+// previous; no secret may be empty.
+func NewSigner(secret []byte, previous ...[]byte) (*Signer, error) {
+	s := &Signer{}
+	for _, sec := range append([][]byte{secret}, previous...) {
+		if len(sec) == 0 {
+			return nil, errors.New("token: empty secret")
+		}
+		s.secrets = append(s.secrets, append([]byte(nil), sec...))
 	}
-	return &Signer{secret: append([]byte(nil), secret...)}, nil
+	return s, nil
 }
 
 // Claims is what a token asserts.
 type Claims struct {
 	Purpose      Purpose
 	SubscriberID int64
+	// Key is the random key of the subscriber's row: an id alone could
+	// name someone else after a restore or once an id is handed out again.
+	// Callers check it against the row; it is empty only for Legacy tokens.
+	Key string
 	// Expires is the zero time for tokens that never expire (unsubscribe).
 	Expires time.Time
+	// Legacy marks a version 1 unsubscribe token, issued before rows had
+	// keys: it names the subscriber by id alone.
+	Legacy bool
 }
 
-// Sign returns a URL-safe token for c.
+// Sign returns a URL-safe token for c, signed with the current secret. A
+// key longer than MaxKeyLen is cut (the store's keys are far shorter).
 func (s *Signer) Sign(c Claims) string {
-	buf := make([]byte, 0, 2+2*binary.MaxVarintLen64+macLen)
+	key := c.Key[:min(len(c.Key), MaxKeyLen)]
+	buf := make([]byte, 0, 3+len(key)+2*binary.MaxVarintLen64+macLen)
 	buf = append(buf, version, byte(c.Purpose))
 	buf = binary.AppendUvarint(buf, uint64(c.SubscriberID))
+	buf = append(buf, byte(len(key)))
+	buf = append(buf, key...)
 	var exp uint64
 	if !c.Expires.IsZero() {
 		exp = uint64(c.Expires.Unix())
 	}
 	buf = binary.AppendUvarint(buf, exp)
-	buf = append(buf, s.mac(buf)...)
+	buf = append(buf, mac(s.secrets[0], buf)...)
 	return enc.EncodeToString(buf)
 }
 
@@ -77,16 +100,17 @@ func (s *Signer) Verify(tok string, p Purpose, now time.Time) (Claims, error) {
 		return Claims{}, ErrMalformed
 	}
 	raw, err := enc.DecodeString(tok)
-	if err != nil || len(raw) < 2+2+macLen || raw[0] != version {
+	if err != nil || len(raw) < 2+2+macLen || (raw[0] != version && raw[0] != versionLegacy) {
 		return Claims{}, ErrMalformed
 	}
-	body, mac := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
-	if !hmac.Equal(mac, s.mac(body)) {
+	body, sig := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
+	if !s.signed(body, sig) {
 		return Claims{}, ErrForged
 	}
-	c := Claims{Purpose: Purpose(body[1])}
-	if c.Purpose != p {
-		// Signed by us but for another action: treat as forged for this one.
+	c := Claims{Purpose: Purpose(body[1]), Legacy: body[0] == versionLegacy}
+	if c.Purpose != p || (c.Legacy && p != Unsubscribe) {
+		// Signed by us but for another action (or, unkeyed, for an action
+		// other than unsubscribing): treat as forged for this one.
 		return Claims{}, ErrForged
 	}
 	rest := body[2:]
@@ -95,6 +119,12 @@ func (s *Signer) Verify(tok string, p Purpose, now time.Time) (Claims, error) {
 		return Claims{}, ErrMalformed
 	}
 	rest = rest[n:]
+	if !c.Legacy {
+		if len(rest) == 0 || int(rest[0]) > MaxKeyLen || len(rest) < 1+int(rest[0]) || rest[0] == 0 {
+			return Claims{}, ErrMalformed
+		}
+		c.Key, rest = string(rest[1:1+rest[0]]), rest[1+rest[0]:]
+	}
 	exp, n := binary.Uvarint(rest)
 	if n <= 0 || n != len(rest) || exp > 1<<40 {
 		return Claims{}, ErrMalformed
@@ -109,9 +139,36 @@ func (s *Signer) Verify(tok string, p Purpose, now time.Time) (Claims, error) {
 	return c, nil
 }
 
-func (s *Signer) mac(body []byte) []byte {
-	h := hmac.New(sha256.New, s.secret)
+// signed reports whether sig is body's MAC under any of the secrets.
+func (s *Signer) signed(body, sig []byte) bool {
+	for _, sec := range s.secrets {
+		if hmac.Equal(sig, mac(sec, body)) {
+			return true
+		}
+	}
+	return false
+}
+
+func mac(secret, body []byte) []byte {
+	h := hmac.New(sha256.New, secret)
 	h.Write([]byte("kb-token\x00"))
 	h.Write(body)
 	return h.Sum(nil)[:macLen]
+}
+
+// DeriveKey returns a key for another use of the secret (named by
+// purpose), so one KB_SECRET can serve several unrelated MACs without
+// one's output ever standing in for another's.
+func DeriveKey(secret []byte, purpose string) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("kb-derive\x00" + purpose))
+	return h.Sum(nil)
+}
+
+// KeyMatches compares a token's key with the row's in constant time.
+func KeyMatches(c Claims, rowKey string) bool {
+	if c.Legacy {
+		return true
+	}
+	return rowKey != "" && hmac.Equal([]byte(c.Key), []byte(rowKey))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -72,13 +73,32 @@ func TestEndToEnd(t *testing.T) {
 			}
 			confirmLink := linkIn(t, confirms[0].text, token.ConfirmPath)
 
-			// A mail scanner and then the reader open the link: both see
-			// the confirmed page.
+			// A mail scanner opens the link: it sees the button, and
+			// nothing changes.
 			e.clock.Advance(time.Hour)
 			w = e.get(confirmLink)
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), msgConfirmButton) {
+				t.Fatalf("confirm page: %d\n%s", w.Code, w.Body)
+			}
+			if got := e.subscriber(addr).Status; got != store.StatusPending {
+				t.Fatalf("GET on the confirmation link changed the status to %s", got)
+			}
+			e.drain()
+			if n := len(e.mailsTagged("kb-whitepaper")); n != 0 {
+				t.Fatalf("GET on the confirmation link sent %d whitepaper emails", n)
+			}
+			action := formAction(t, w.Body.String())
+			// The reader presses the button.
+			r := httptest.NewRequest(http.MethodPost, action, strings.NewReader(""))
+			r.Header.Set("Content-Type", mediaForm)
+			r.Header.Set("User-Agent", "Czytnik/1.0")
+			w = e.do(r)
 			body := w.Body.String()
 			if w.Code != http.StatusOK || !strings.Contains(body, titleConfirmed) {
 				t.Fatalf("confirm: %d\n%s", w.Code, body)
+			}
+			if ua := e.subscriber(addr).ConfirmUserAgent; ua != "Czytnik/1.0" {
+				t.Errorf("consent evidence has User-Agent %q", ua)
 			}
 			if !strings.Contains(body, "<title>"+titleConfirmed+" · Saldo</title>") {
 				t.Errorf("confirm page is not in the shell:\n%s", body)
@@ -97,6 +117,7 @@ func TestEndToEnd(t *testing.T) {
 			} else if !strings.Contains(body, `href="/biala-ksiega/gotowka.pdf"`) {
 				t.Fatalf("no free PDF link on the confirm page:\n%s", body)
 			}
+			// Opening the link again shows the same page.
 			again := e.get(confirmLink)
 			if again.Code != http.StatusOK || again.Body.String() != body {
 				t.Errorf("second confirm differs: %d\n%s", again.Code, again.Body)
@@ -196,7 +217,7 @@ func TestUnsubscribeBodies(t *testing.T) {
 		{"no content type", "", "", http.StatusOK, true},
 		{"malformed urlencoded", "a=%zz", mediaForm, http.StatusBadRequest, false},
 		{"malformed multipart", "--x\r\nbroken", "multipart/form-data; boundary=x", http.StatusBadRequest, false},
-		{"oversized", "List-Unsubscribe=One-Click&pad=" + strings.Repeat("x", maxUnsubscribeBody), mediaForm, http.StatusRequestEntityTooLarge, false},
+		{"oversized", "List-Unsubscribe=One-Click&pad=" + strings.Repeat("x", maxLinkBody), mediaForm, http.StatusRequestEntityTooLarge, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,7 +226,7 @@ func TestUnsubscribeBodies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := httptest.NewRequest(http.MethodPost, relative(t, e.links.Unsubscribe(sub.ID)), strings.NewReader(tt.body))
+			r := httptest.NewRequest(http.MethodPost, relative(t, e.links.Unsubscribe(sub.ID, sub.LinkKey)), strings.NewReader(tt.body))
 			if tt.contentType != "" {
 				r.Header.Set("Content-Type", tt.contentType)
 			}
@@ -244,21 +265,24 @@ func TestTokenLinks(t *testing.T) {
 	}{
 		{"confirm without token", "GET", token.ConfirmPath, 400, titleBadLink},
 		{"confirm garbage", "GET", token.ConfirmPath + "?token=%00%01", 400, titleBadLink},
-		{"confirm forged", "GET", relative(t, otherLinks.Confirm(pending.ID, t0)), 400, titleBadLink},
-		{"confirm with an unsubscribe token", "GET", strings.Replace(relative(t, e.links.Unsubscribe(pending.ID)), token.UnsubscribePath, token.ConfirmPath, 1), 400, titleBadLink},
-		{"confirm expired", "GET", relative(t, e.links.Confirm(pending.ID, t0.Add(-token.ConfirmTTL-time.Second))), 410, titleExpired},
-		{"confirm unknown subscriber", "GET", relative(t, e.links.Confirm(999, t0)), 410, titleInactive},
-		{"confirm link older than the unsubscribe", "GET", relative(t, e.links.Confirm(unsubscribed.ID, t0)), 410, titleInactive},
-		{"confirm POST", "POST", relative(t, e.links.Confirm(pending.ID, t0)), 405, titleMethod},
-		{"unsubscribe forged", "GET", relative(t, otherLinks.Unsubscribe(pending.ID)), 400, titleBadLink},
-		{"unsubscribe forged POST", "POST", relative(t, otherLinks.Unsubscribe(pending.ID)), 400, titleBadLink},
-		{"unsubscribe unknown subscriber", "GET", relative(t, e.links.Unsubscribe(999)), 200, titleNotListed},
-		{"unsubscribe unknown subscriber POST", "POST", relative(t, e.links.Unsubscribe(999)), 200, titleUnsubDone},
-		{"unsubscribe already", "GET", relative(t, e.links.Unsubscribe(unsubscribed.ID)), 200, "u•••@e•••e.pl"},
-		{"unsubscribe PUT", "PUT", relative(t, e.links.Unsubscribe(pending.ID)), 405, titleMethod},
-		{"whitepaper forged", "GET", relative(t, otherLinks.Whitepaper(pending.ID, t0.Add(time.Hour))), 400, titleBadLink},
-		{"whitepaper expired", "GET", relative(t, e.links.Whitepaper(pending.ID, t0)), 410, titleWPExpired},
-		{"whitepaper unknown subscriber", "GET", relative(t, e.links.Whitepaper(999, t0.Add(time.Hour))), 410, titleInactive},
+		{"confirm forged", "GET", relative(t, otherLinks.Confirm(pending.ID, pending.LinkKey, t0)), 400, titleBadLink},
+		{"confirm with an unsubscribe token", "GET", strings.Replace(relative(t, e.links.Unsubscribe(pending.ID, pending.LinkKey)), token.UnsubscribePath, token.ConfirmPath, 1), 400, titleBadLink},
+		{"confirm expired", "GET", relative(t, e.links.Confirm(pending.ID, pending.LinkKey, t0.Add(-token.ConfirmTTL-time.Second))), 410, titleExpired},
+		{"confirm unknown subscriber", "GET", relative(t, e.links.Confirm(999, "nokey", t0)), 410, titleInactive},
+		{"confirm link older than the unsubscribe", "GET", relative(t, e.links.Confirm(unsubscribed.ID, unsubscribed.LinkKey, t0)), 410, titleInactive},
+		{"confirm PUT", "PUT", relative(t, e.links.Confirm(pending.ID, pending.LinkKey, t0)), 405, titleMethod},
+		{"confirm with another row's key", "GET", relative(t, e.links.Confirm(pending.ID, unsubscribed.LinkKey, t0)), 410, titleInactive},
+		{"confirm POST with another row's key", "POST", relative(t, e.links.Confirm(pending.ID, unsubscribed.LinkKey, t0)), 410, titleInactive},
+		{"unsubscribe with another row's key", "POST", relative(t, e.links.Unsubscribe(pending.ID, unsubscribed.LinkKey)), 200, titleUnsubDone},
+		{"unsubscribe forged", "GET", relative(t, otherLinks.Unsubscribe(pending.ID, pending.LinkKey)), 400, titleBadLink},
+		{"unsubscribe forged POST", "POST", relative(t, otherLinks.Unsubscribe(pending.ID, pending.LinkKey)), 400, titleBadLink},
+		{"unsubscribe unknown subscriber", "GET", relative(t, e.links.Unsubscribe(999, "nokey")), 200, titleNotListed},
+		{"unsubscribe unknown subscriber POST", "POST", relative(t, e.links.Unsubscribe(999, "nokey")), 200, titleUnsubDone},
+		{"unsubscribe already", "GET", relative(t, e.links.Unsubscribe(unsubscribed.ID, unsubscribed.LinkKey)), 200, "u•••@e•••e.pl"},
+		{"unsubscribe PUT", "PUT", relative(t, e.links.Unsubscribe(pending.ID, pending.LinkKey)), 405, titleMethod},
+		{"whitepaper forged", "GET", relative(t, otherLinks.Whitepaper(pending.ID, pending.LinkKey, t0.Add(time.Hour))), 400, titleBadLink},
+		{"whitepaper expired", "GET", relative(t, e.links.Whitepaper(pending.ID, pending.LinkKey, t0)), 410, titleWPExpired},
+		{"whitepaper unknown subscriber", "GET", relative(t, e.links.Whitepaper(999, "nokey", t0.Add(time.Hour))), 410, titleInactive},
 		{"whitepaper never-expiring token", "GET", token.WhitepaperPath + "?token=" + e.signer.Sign(token.Claims{Purpose: token.Whitepaper, SubscriberID: pending.ID}), 400, titleBadLink},
 	}
 	before := e.counts()
@@ -282,10 +306,10 @@ func TestTokenLinks(t *testing.T) {
 
 	// An expired link of a reader who did confirm in time shows the
 	// confirmed page, not "sign up again".
-	if _, _, err := e.store.Confirm(ctx, pending.ID, t0, t0.Add(time.Minute)); err != nil {
+	if _, _, err := e.store.Confirm(ctx, pending.Link(), "", t0, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	w := e.get(relative(t, e.links.Confirm(pending.ID, t0.Add(-token.ConfirmTTL-time.Second))))
+	w := e.get(relative(t, e.links.Confirm(pending.ID, pending.LinkKey, t0.Add(-token.ConfirmTTL-time.Second))))
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), titleConfirmed) {
 		t.Errorf("expired link of a confirmed subscriber: %d", w.Code)
 	}
@@ -296,8 +320,11 @@ func TestTokenLinks(t *testing.T) {
 func TestWhitepaperFileMissing(t *testing.T) {
 	e := newEnv(t, func(c *envConfig) { c.gated = true })
 	sub, _, _ := e.store.Subscribe(context.Background(), store.SignupRequest{Email: "a@example.pl"}, t0)
+	if _, _, err := e.store.Confirm(context.Background(), sub.Link(), "", t0, t0); err != nil {
+		t.Fatal(err)
+	}
 	e.h.opts.WhitepaperFile = e.pdf + ".missing"
-	w := e.get(relative(t, e.links.Whitepaper(sub.ID, t0.Add(time.Hour))))
+	w := e.get(relative(t, e.links.Whitepaper(sub.ID, sub.LinkKey, t0.Add(time.Hour))))
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), titleWPMissing) {
 		t.Fatalf("missing PDF: %d\n%s", w.Code, w.Body)
 	}
@@ -342,10 +369,25 @@ func TestRepeatedInput(t *testing.T) {
 		t.Fatalf("%d confirmation emails for two signups within 10 minutes, want 1", len(confirms))
 	}
 	link := linkIn(t, confirms[0].text, token.ConfirmPath)
-	first := e.get(link)
-	second := e.get(link)
-	if first.Code != 200 || second.Code != 200 || first.Body.String() != second.Body.String() {
-		t.Fatalf("confirm twice: %d, %d, same body %v", first.Code, second.Code, first.Body.String() == second.Body.String())
+	var pages []string
+	action := formAction(t, e.get(link).Body.String())
+	for range 2 {
+		r := httptest.NewRequest(http.MethodPost, action, strings.NewReader(""))
+		r.Header.Set("Content-Type", mediaForm)
+		w := e.do(r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("confirm: %d", w.Code)
+		}
+		pages = append(pages, w.Body.String())
+		if len(pages) == 1 {
+			// Confirmed: the link's page now says so, with no button.
+			if page := e.get(link).Body.String(); page != pages[0] {
+				t.Fatalf("confirmed link page differs from the confirm answer:\n%s", page)
+			}
+		}
+	}
+	if pages[0] != pages[1] {
+		t.Fatalf("confirming twice shows different pages")
 	}
 	e.drain()
 	if n := len(e.mailsTagged("kb-whitepaper")); n != 1 {
@@ -434,7 +476,7 @@ func TestNoEnumeration(t *testing.T) {
 		}},
 		{"confirmed", func(e *env, addr string) {
 			sub, _, _ := e.store.Subscribe(ctx, store.SignupRequest{Email: addr}, t0.Add(-time.Hour))
-			e.store.Confirm(ctx, sub.ID, t0.Add(-time.Hour), t0.Add(-time.Hour))
+			e.store.Confirm(ctx, sub.Link(), "", t0.Add(-time.Hour), t0.Add(-time.Hour))
 		}},
 		{"unsubscribed", func(e *env, addr string) {
 			sub, _, _ := e.store.Subscribe(ctx, store.SignupRequest{Email: addr}, t0.Add(-time.Hour))
@@ -469,6 +511,96 @@ func TestNoEnumeration(t *testing.T) {
 			if answer != reference {
 				t.Errorf("json=%v, %s: answer differs from a new address:\n%s\n--- vs ---\n%s", asJSON, st.name, answer, reference)
 			}
+		}
+	}
+}
+
+// formAction is the action of a page's button form, unescaped.
+func formAction(t *testing.T, body string) string {
+	t.Helper()
+	const start = `<form class="link-action" method="post" action="`
+	i := strings.Index(body, start)
+	if i < 0 {
+		t.Fatalf("no button form on the page:\n%s", body)
+	}
+	rest := body[i+len(start):]
+	return html.UnescapeString(rest[:strings.IndexByte(rest, '"')])
+}
+
+// TestWhitepaperLinksNeedConfirmedSubscriber: a gated download link is
+// minted only from an unexpired confirmation token of a confirmed
+// subscriber, and downloads only while the subscriber stays confirmed.
+func TestWhitepaperLinksNeedConfirmedSubscriber(t *testing.T) {
+	e := newEnv(t, func(c *envConfig) { c.gated = true })
+	ctx := context.Background()
+	sub, _, err := e.store.Subscribe(ctx, store.SignupRequest{Email: "wp@example.pl", WantsWhitepaper: true}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.Confirm(ctx, sub.Link(), "", t0, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	fresh := relative(t, e.links.Confirm(sub.ID, sub.LinkKey, t0))
+	expired := relative(t, e.links.Confirm(sub.ID, sub.LinkKey, t0.Add(-token.ConfirmTTL-time.Second)))
+	if body := e.get(fresh).Body.String(); !strings.Contains(body, `href="`+token.WhitepaperPath+"?token=") {
+		t.Fatalf("an unexpired link of a confirmed subscriber shows no download:\n%s", body)
+	}
+	body := e.get(expired).Body.String()
+	if !strings.Contains(body, titleConfirmed) || strings.Contains(body, token.WhitepaperPath) {
+		t.Fatalf("an expired confirmation link minted a download link:\n%s", body)
+	}
+	download := relative(t, e.links.Whitepaper(sub.ID, sub.LinkKey, t0.Add(time.Hour)))
+	if w := e.get(download); w.Code != http.StatusOK {
+		t.Fatalf("download while confirmed: %d", w.Code)
+	}
+	if _, _, err := e.store.Unsubscribe(ctx, sub.ID, "test", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.get(download); w.Code != http.StatusGone || bytes.Contains(w.Body.Bytes(), []byte("%PDF")) {
+		t.Fatalf("download after unsubscribing: %d", w.Code)
+	}
+	if body := e.get(fresh).Body.String(); strings.Contains(body, token.WhitepaperPath) {
+		t.Fatalf("the confirmation link of an unsubscribed reader minted a download link:\n%s", body)
+	}
+	other := relative(t, e.links.Whitepaper(sub.ID, "another-rows-key", t0.Add(time.Hour)))
+	if w := e.get(other); w.Code != http.StatusGone {
+		t.Fatalf("download with another row's key: %d", w.Code)
+	}
+}
+
+// TestNameValidation: the name field takes a person's name in any script
+// and nothing that could carry a message to a stranger.
+func TestNameValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"Zażółć Gęślą-Jaźń", true},
+		{"Jan O'Brien", true},
+		{"J. R. R. Tolkien", true},
+		{"Ἀλέξανδρος", true},
+		{"محمد", true},
+		{"李小龍", true},
+		{"Kliknij https://phish.example/x", false},
+		{"www.phish.example", true}, // letters and dots: allowed, and no name reaches an email anyway
+		{"jan@example.pl", false},
+		{"Agent 007", false},
+		{"Ania\u202Egnp.exe", false}, // right-to-left override
+		{"Ania\u200B", false},        // zero-width space
+		{"<b>Jan</b>", false},
+		{"...", false},
+		{strings.Repeat("a", 101), false},
+	}
+	for _, tt := range tests {
+		e := newEnv(t)
+		v := signupValues("imie@example.pl")
+		v.Set("name", tt.name)
+		w := e.do(formRequest(v))
+		if got := w.Code == http.StatusSeeOther; got != tt.ok {
+			t.Errorf("name %q: %d, want accepted=%v", tt.name, w.Code, tt.ok)
+		}
+		if !tt.ok && (w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `id="signup-name-error">`)) {
+			t.Errorf("name %q: %d, want 422 with the message by the field", tt.name, w.Code)
 		}
 	}
 }

@@ -112,6 +112,7 @@ type envConfig struct {
 	quiet      bool                     // discard logs (benchmarks)
 	postgres   bool                     // a fresh database on KB_TEST_POSTGRES instead of SQLite
 	store      func(*store.Store) Store // wraps the store (fault injection)
+	options    func(*Options)           // edits the handler's options (deadlines)
 }
 
 // env is a handler over a real SQLite store, a real outbox and a real
@@ -130,6 +131,7 @@ type env struct {
 	public   string
 	pdf      string
 	logs     *syncBuffer
+	dsn      string // the store's database, for a second connection
 }
 
 var (
@@ -210,6 +212,16 @@ func newEnv(t testing.TB, mods ...func(*envConfig)) *env {
 	if ec.store != nil {
 		s = ec.store(st)
 	}
+	opts := Options{
+		PublishDir:         public,
+		WhitepaperFile:     pdf,
+		WhitepaperURL:      "/biala-ksiega/gotowka.pdf",
+		WhitepaperTitle:    "Gotówka pod kontrolą",
+		WhitepaperFilename: "Gotówka pod kontrolą.pdf",
+	}
+	if ec.options != nil {
+		ec.options(&opts)
+	}
 	h, err := New(Deps{
 		Store:    s,
 		Notifier: notifier,
@@ -217,18 +229,12 @@ func newEnv(t testing.TB, mods ...func(*envConfig)) *env {
 		Config:   cfg,
 		Logger:   logger,
 		Now:      clk.Now,
-	}, Options{
-		PublishDir:         public,
-		WhitepaperFile:     pdf,
-		WhitepaperURL:      "/biala-ksiega/gotowka.pdf",
-		WhitepaperTitle:    "Gotówka pod kontrolą",
-		WhitepaperFilename: "Gotówka pod kontrolą.pdf",
-	})
+	}, opts)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
 	return &env{t: t, h: h, store: st, outbox: outbox, worker: worker, clock: clk, cfg: cfg,
-		signer: signer, links: links, notifier: notifier, public: public, pdf: pdf, logs: logs}
+		signer: signer, links: links, notifier: notifier, public: public, pdf: pdf, logs: logs, dsn: dsn}
 }
 
 // postgresDSN creates a database with a random name on the server named by

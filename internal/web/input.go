@@ -112,6 +112,8 @@ func parseSubscribe(mediaType string, body []byte) (signupInput, formValues, *in
 		fields["name"] = msgNameControl
 	case utf8.RuneCountInString(name) > maxNameRunes:
 		fields["name"] = msgNameTooLong
+	case !validName(name):
+		fields["name"] = msgNameChars
 	}
 	if !raw.consent {
 		fields["consent"] = msgConsent
@@ -120,6 +122,29 @@ func parseSubscribe(mediaType string, body []byte) (signupInput, formValues, *in
 		return signupInput{}, vals, &inputError{status: http.StatusUnprocessableEntity, message: msgSignupFields, fields: fields}
 	}
 	return signupInput{Email: email, Name: name, Whitepaper: raw.whitepaper, Source: vals.Source}, vals, nil
+}
+
+// validName accepts what a person's name is made of, in any script:
+// letters (with combining marks), spaces, apostrophes, hyphens and dots,
+// and at least one letter. Anything else (digits, "@", ":" and "/" of a
+// link, bidi and other format characters) has no place in a name and is how
+// the form would be used to put a message in front of a stranger.
+func validName(name string) bool {
+	if name == "" {
+		return true // the field is optional
+	}
+	letters := 0
+	for _, r := range name {
+		switch {
+		case unicode.IsLetter(r):
+			letters++
+		case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r):
+		case r == ' ', r == '\'', r == '’', r == 'ʼ', r == '-', r == '‐', r == '.':
+		default:
+			return false
+		}
+	}
+	return letters > 0
 }
 
 // parseEmail validates an address and returns it normalised, or an error

@@ -15,21 +15,29 @@ import (
 	"github.com/kbpress/kb/internal/token"
 )
 
-// The handlers of the links in emails. Mail scanners fetch links before
-// the reader does, so GET must be idempotent: confirming twice shows the
-// same page, and GET on an unsubscribe link changes nothing.
+// The handlers of the links in emails. Mail scanners fetch every link of
+// an email before the reader does, so GET never changes anything: it shows
+// a page whose button POSTs the same token. Every link names its
+// subscriber by id and the row's random key (token.KeyMatches).
 
-// maxUnsubscribeBody bounds the body of an unsubscribe POST (RFC 8058
-// sends "List-Unsubscribe=One-Click").
-const maxUnsubscribeBody = 16 << 10
+// maxLinkBody bounds the body of a POST to a link (RFC 8058 sends
+// "List-Unsubscribe=One-Click").
+const maxLinkBody = 16 << 10
 
-// confirm is GET /api/confirm?token=…: the double opt-in.
+// link is the store's reference for a verified token.
+func link(c token.Claims) store.Link {
+	return store.Link{ID: c.SubscriberID, Key: c.Key, Legacy: c.Legacy}
+}
+
+// confirm is /api/confirm?token=…, the double opt-in: GET shows a page with
+// the "Potwierdzam zapis" button; POST (that button) confirms.
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
-	if !h.allowMethods(w, r, http.MethodGet) {
+	if !h.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 		return
 	}
 	now := h.now()
-	c, err := h.signer.Verify(r.URL.Query().Get("token"), token.Confirm, now)
+	tok := r.URL.Query().Get("token")
+	c, err := h.signer.Verify(tok, token.Confirm, now)
 	if errors.Is(err, token.ErrExpired) {
 		h.confirmExpired(w, r, c, now)
 		return
@@ -39,9 +47,17 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		h.badLink(w)
 		return
 	}
+	if r.Method == http.MethodGet {
+		h.confirmPage(w, r, c, tok, now)
+		return
+	}
+	if status := readLinkBody(w, r); status != 0 {
+		h.linkBodyRefused(w, status)
+		return
+	}
 	// Links carry their expiry; the store wants the issue time, to refuse
 	// links older than a later unsubscribe.
-	sub, outcome, err := h.store.Confirm(r.Context(), c.SubscriberID, c.Expires.Add(-token.ConfirmTTL), now)
+	sub, outcome, err := h.store.Confirm(r.Context(), link(c), r.UserAgent(), c.Expires.Add(-token.ConfirmTTL), now)
 	if err != nil {
 		h.log.Error("confirm failed", "subscriber", c.SubscriberID, "err", err)
 		h.serverError(w)
@@ -53,21 +69,58 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		if sub.WhitepaperRequested {
 			h.notify() // the store queued the whitepaper email
 		}
-		h.confirmedPage(w, sub, now)
+		h.confirmedPage(w, sub, c, now)
 	case store.ConfirmAlreadyConfirmed:
-		h.confirmedPage(w, sub, now)
+		h.confirmedPage(w, sub, c, now)
 	default:
-		h.notice(w, http.StatusGone, titleInactive, msgInactiveLead, []string{msgInactiveHelp},
-			action{Href: pathNewsletter, Label: msgSignUpAgain})
+		h.confirmInactive(w)
 	}
 }
 
+// confirmPage is what GET on a confirmation link shows: the button, or,
+// when there is nothing left to confirm, the page the reader would get
+// after it. It changes nothing.
+func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request, c token.Claims, tok string, now time.Time) {
+	sub, err := h.store.GetByLink(r.Context(), link(c))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.confirmInactive(w)
+		return
+	case err != nil:
+		h.log.Error("confirm page: look up subscriber", "subscriber", c.SubscriberID, "err", err)
+		h.serverError(w)
+		return
+	case sub.Status == store.StatusConfirmed:
+		h.confirmedPage(w, sub, c, now)
+		return
+	case sub.Status != store.StatusPending:
+		h.confirmInactive(w)
+		return
+	}
+	h.render(w, http.StatusOK, &page{
+		Title: titleConfirm, Heading: titleConfirm,
+		Lead:       fmt.Sprintf(msgConfirmLead, maskEmail(sub.Email)),
+		Paragraphs: []string{msgConfirmHelp},
+		Button: &buttonForm{
+			// The same URL, rebuilt: only the verified token goes back.
+			Action: token.ConfirmPath + "?token=" + url.QueryEscape(tok),
+			Button: msgConfirmButton,
+		},
+	})
+}
+
+func (h *Handler) confirmInactive(w http.ResponseWriter) {
+	h.notice(w, http.StatusGone, titleInactive, msgInactiveLead, []string{msgInactiveHelp},
+		action{Href: pathNewsletter, Label: msgSignUpAgain})
+}
+
 // confirmExpired explains an expired link, unless the reader confirmed in
-// time and is only clicking the old link again.
+// time and is only opening the old link again (then the confirmed page,
+// without a fresh download link: an expired token mints nothing).
 func (h *Handler) confirmExpired(w http.ResponseWriter, r *http.Request, c token.Claims, now time.Time) {
-	sub, err := h.store.Get(r.Context(), c.SubscriberID)
+	sub, err := h.store.GetByLink(r.Context(), link(c))
 	if err == nil && sub.Status == store.StatusConfirmed {
-		h.confirmedPage(w, sub, now)
+		h.confirmedPage(w, sub, token.Claims{}, now)
 		return
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -77,7 +130,10 @@ func (h *Handler) confirmExpired(w http.ResponseWriter, r *http.Request, c token
 		action{Href: pathNewsletter, Label: msgSignUpAgain})
 }
 
-func (h *Handler) confirmedPage(w http.ResponseWriter, sub store.Subscriber, now time.Time) {
+// confirmedPage thanks a confirmed subscriber. A gated whitepaper's
+// download link is minted only from c, an unexpired confirmation token of
+// that confirmed subscriber; a zero c shows where the link went instead.
+func (h *Handler) confirmedPage(w http.ResponseWriter, sub store.Subscriber, c token.Claims, now time.Time) {
 	lead := msgConfirmedLead
 	if f := h.cfg.Params.Newsletter.Frequency; f != "" {
 		lead = fmt.Sprintf(msgConfirmedLeadFreq, f)
@@ -89,25 +145,29 @@ func (h *Handler) confirmedPage(w http.ResponseWriter, sub store.Subscriber, now
 	}
 	if sub.WhitepaperRequested {
 		d := &download{Title: msgConfirmedWPTitle, Label: msgConfirmedWPButton}
-		if h.gated {
-			d.Text = msgConfirmedWPGated
-			d.URL = h.whitepaperPath(sub.ID, now)
-		} else {
+		switch {
+		case !h.gated:
 			d.Text = msgConfirmedWPFree
 			d.URL = h.opts.WhitepaperURL
 			if d.URL == "" {
 				d.URL = pathWhitepaper
 			}
+		case c.SubscriberID == sub.ID && sub.Status == store.StatusConfirmed && now.Before(c.Expires):
+			d.Text = msgConfirmedWPGated
+			d.URL = h.whitepaperPath(sub, now)
+		default:
+			d = nil
+			p.Paragraphs = append(p.Paragraphs, msgConfirmedWPAgain)
 		}
 		p.Download = d
 	}
 	h.render(w, http.StatusOK, p)
 }
 
-// whitepaperPath is a signed download link for subscriber id, valid for
+// whitepaperPath is a signed download link for sub, valid for
 // token.WhitepaperTTL from now; relative, so it works on any host name.
-func (h *Handler) whitepaperPath(id int64, now time.Time) string {
-	tok := h.signer.Sign(token.Claims{Purpose: token.Whitepaper, SubscriberID: id, Expires: now.Add(token.WhitepaperTTL)})
+func (h *Handler) whitepaperPath(sub store.Subscriber, now time.Time) string {
+	tok := h.signer.Sign(token.Claims{Purpose: token.Whitepaper, SubscriberID: sub.ID, Key: sub.LinkKey, Expires: now.Add(token.WhitepaperTTL)})
 	return token.WhitepaperPath + "?token=" + url.QueryEscape(tok)
 }
 
@@ -134,27 +194,24 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		h.unsubscribePage(w, r, c.SubscriberID, tok)
+		h.unsubscribePage(w, r, c, tok)
 		return
 	}
 
-	oneClick, status := readUnsubscribeBody(w, r)
-	if status != 0 {
-		msg := msgBadForm
-		if status == http.StatusRequestEntityTooLarge {
-			msg = msgTooLarge
-		}
-		h.notice(w, status, titleError, msg, nil)
+	if status := readLinkBody(w, r); status != 0 {
+		h.linkBodyRefused(w, status)
 		return
 	}
+	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
 	reason := "unsubscribe link"
 	if oneClick {
 		reason = "one-click unsubscribe (RFC 8058)"
 	}
-	_, changed, err := h.store.Unsubscribe(r.Context(), c.SubscriberID, reason, now)
+	_, changed, err := h.store.UnsubscribeLink(r.Context(), link(c), reason, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		// Erased meanwhile: nothing is sent to them either way.
+		// Erased meanwhile, or a link for another row: nothing is sent to
+		// its owner either way.
 		h.log.Info("unsubscribe: subscriber not found", "subscriber", c.SubscriberID)
 	case err != nil:
 		h.log.Error("unsubscribe failed", "subscriber", c.SubscriberID, "err", err)
@@ -167,15 +224,14 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		action{Href: pathNewsletter, Label: msgSignUpAgain})
 }
 
-// readUnsubscribeBody parses the form body of an unsubscribe POST and
-// reports whether it is an RFC 8058 one-click request. status is non-zero
-// for a body that cannot be read.
-func readUnsubscribeBody(w http.ResponseWriter, r *http.Request) (oneClick bool, status int) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUnsubscribeBody)
+// readLinkBody parses the form body of a POST to a link (r.PostForm).
+// status is non-zero for a body that cannot be read.
+func readLinkBody(w http.ResponseWriter, r *http.Request) (status int) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLinkBody)
 	media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var err error
 	if media == "multipart/form-data" {
-		err = r.ParseMultipartForm(maxUnsubscribeBody)
+		err = r.ParseMultipartForm(maxLinkBody)
 		if r.MultipartForm != nil {
 			defer r.MultipartForm.RemoveAll()
 		}
@@ -184,15 +240,24 @@ func readUnsubscribeBody(w http.ResponseWriter, r *http.Request) (oneClick bool,
 	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return false, http.StatusRequestEntityTooLarge
+			return http.StatusRequestEntityTooLarge
 		}
-		return false, http.StatusBadRequest
+		return http.StatusBadRequest
 	}
-	return r.PostForm.Get("List-Unsubscribe") == "One-Click", 0
+	return 0
 }
 
-func (h *Handler) unsubscribePage(w http.ResponseWriter, r *http.Request, id int64, tok string) {
-	sub, err := h.store.Get(r.Context(), id)
+func (h *Handler) linkBodyRefused(w http.ResponseWriter, status int) {
+	msg := msgBadForm
+	if status == http.StatusRequestEntityTooLarge {
+		msg = msgTooLarge
+	}
+	h.notice(w, status, titleError, msg, nil)
+}
+
+func (h *Handler) unsubscribePage(w http.ResponseWriter, r *http.Request, c token.Claims, tok string) {
+	id := c.SubscriberID
+	sub, err := h.store.GetByLink(r.Context(), link(c))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		h.notice(w, http.StatusOK, titleNotListed, msgNotListedLead, []string{msgNotListedAgain},
@@ -213,7 +278,7 @@ func (h *Handler) unsubscribePage(w http.ResponseWriter, r *http.Request, id int
 		Title: titleUnsubscribe, Heading: titleUnsubscribe,
 		Lead:       fmt.Sprintf(msgUnsubLead, masked),
 		Paragraphs: []string{msgUnsubHelp},
-		Unsubscribe: &unsubscribeForm{
+		Button: &buttonForm{
 			// The same URL, rebuilt: only the verified token goes back.
 			Action: token.UnsubscribePath + "?token=" + url.QueryEscape(tok),
 			Button: msgUnsubButton, StayURL: pathGuides, StayLabel: msgUnsubStay,
@@ -270,12 +335,15 @@ func (h *Handler) whitepaper(w http.ResponseWriter, r *http.Request) {
 		h.badLink(w)
 		return
 	}
-	if _, err := h.store.Get(r.Context(), c.SubscriberID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.notice(w, http.StatusGone, titleInactive, msgWPInactive, []string{msgWPExpiredHelp},
-				action{Href: pathWhitepaper, Label: msgWPGetNew})
-			return
-		}
+	// The download is for confirmed subscribers only, still: a link from
+	// before an unsubscribe, a bounce or an erasure downloads nothing.
+	sub, err := h.store.GetByLink(r.Context(), link(c))
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && sub.Status != store.StatusConfirmed:
+		h.notice(w, http.StatusGone, titleInactive, msgWPInactive, []string{msgWPExpiredHelp},
+			action{Href: pathWhitepaper, Label: msgWPGetNew})
+		return
+	case err != nil:
 		h.log.Error("whitepaper: look up subscriber", "subscriber", c.SubscriberID, "err", err)
 		h.serverError(w)
 		return

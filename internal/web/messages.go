@@ -22,7 +22,7 @@ const (
 )
 
 // msgFormConsent is the consent label; it links the privacy policy.
-const msgFormConsent template.HTML = `Chcę otrzymywać newsletter z poradnikami na podany adres. Wiem, że mogę się wypisać w każdej chwili, a zasady przetwarzania danych opisuje <a href="/polityka-prywatnosci/">polityka prywatności</a>.`
+const msgFormConsent template.HTML = `Chcę otrzymywać na podany adres e-mail newsletter z poradnikami i informacjami o usługach naszego biura. Wiem, że mogę się wypisać w każdej chwili, a zasady przetwarzania danych opisuje <a href="/polityka-prywatnosci/">polityka prywatności</a>.`
 
 // Answers of POST /api/subscribe.
 const (
@@ -40,6 +40,7 @@ const (
 	msgEmailInvalid = "To nie wygląda na adres e-mail. Sprawdź, czy jest wpisany poprawnie, np. jan.kowalska@example.pl."
 	msgNameTooLong  = "Imię może mieć najwyżej 100 znaków."
 	msgNameControl  = "Imię zawiera niedozwolone znaki, np. znak nowej linii."
+	msgNameChars    = "Imię może zawierać tylko litery, spacje, apostrofy, łączniki i kropki – bez cyfr, adresów i linków."
 	msgConsent      = "Zaznacz zgodę na otrzymywanie newslettera – bez niej nie możemy cię zapisać."
 	msgFieldControl = "Formularz zawiera niedozwolone znaki sterujące. Wpisz dane ponownie."
 
@@ -64,6 +65,7 @@ const (
 	titleTooLarge    = "Za dużo danych"
 	titleMediaType   = "Nieobsługiwany format"
 	titleMethod      = "Niedozwolona metoda"
+	titleConfirm     = "Potwierdź zapis na newsletter"
 	titleConfirmed   = "Dziękujemy, zapis potwierdzony"
 	titleExpired     = "Link wygasł"
 	titleBadLink     = "Nieprawidłowy link"
@@ -78,6 +80,10 @@ const (
 
 // Confirmation pages.
 const (
+	msgConfirmLead       = "Jeszcze jeden krok: potwierdź, że chcesz dostawać nasze poradniki na adres %s."
+	msgConfirmHelp       = "Zapis zacznie działać po kliknięciu przycisku. Jeśli to nie ty zapisywałeś się na newsletter, po prostu zamknij tę stronę – nie wyślemy ci nic więcej."
+	msgConfirmButton     = "Potwierdzam zapis"
+	msgConfirmedWPAgain  = "Link do pobrania białej księgi wysłaliśmy e-mailem. Jeśli wygasł, poproś o nowy przez formularz na stronie białej księgi."
 	msgConfirmedLead     = "Twój adres jest na liście. Będziemy wysyłać ci nowe poradniki."
 	msgConfirmedLeadFreq = "Twój adres jest na liście. Będziemy wysyłać ci nowe poradniki – %s."
 	msgConfirmedUnsub    = "W każdej wiadomości znajdziesz link, którym wypiszesz się jednym kliknięciem."
@@ -147,4 +153,11 @@ const (
 	pathHome        = "/"
 	msgToHome       = "Przejdź na stronę główną"
 	msgToNewsletter = "Przejdź do strony newslettera"
+)
+
+// A stalled database: the answer of an API request past its deadline
+// (deadline.go; issue 11).
+const (
+	titleUnavailable = "Serwis chwilowo niedostępny"
+	msgUnavailable   = "Serwis jest w tej chwili przeciążony i nie mógł obsłużyć żądania. Spróbuj ponownie za kilka sekund."
 )

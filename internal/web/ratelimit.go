@@ -19,23 +19,32 @@ import (
 // client, so some 1.5 MB at most.
 const defaultRateLimitClients = 10000
 
-// ipLimiter is a token bucket per client address. Clients are kept in LRU
-// order; a bucket idle long enough to have refilled is dropped (a fresh one
-// is the same), and past the cap the least recently seen client is
-// forgotten, so many addresses cannot grow the map without bound.
+// sitePrefixShare: an IPv6 /48 (one site: an office, a campus, a cloud
+// tenant) may sign up this many times what one /64 may.
+const sitePrefixShare = 4
+
+// ipLimiter is a token bucket per client: an IPv4 address, or an IPv6 /64
+// (the block one subscriber line gets) and, besides, its /48, so that an
+// attacker spraying addresses across the /64s of one site is held by the
+// site's bucket. Clients are kept in LRU order; a bucket idle long enough
+// to have refilled is dropped (a fresh one is the same). When the tracker
+// is full of active clients, a new client shares one overflow bucket
+// instead of pushing out an active one: many addresses can neither grow
+// the map nor make the limiter forget who is over the limit.
 type ipLimiter struct {
 	limit rate.Limit
 	burst int
 	idle  time.Duration // time for an empty bucket to refill
 	max   int
 
-	mu      sync.Mutex
-	clients map[netip.Addr]*list.Element
-	lru     list.List // of *bucket; front is the most recent
+	mu       sync.Mutex
+	clients  map[netip.Prefix]*list.Element
+	lru      list.List // of *bucket; front is the most recent
+	overflow *rate.Limiter
 }
 
 type bucket struct {
-	key  netip.Addr
+	key  netip.Prefix
 	lim  *rate.Limiter
 	seen time.Time
 }
@@ -53,41 +62,77 @@ func newIPLimiter(r config.Rate, maxClients int) *ipLimiter {
 		burst:   burst,
 		idle:    time.Duration(float64(burst) / float64(limit) * float64(time.Second)),
 		max:     maxClients,
-		clients: make(map[netip.Addr]*list.Element),
+		clients: make(map[netip.Prefix]*list.Element),
+		// The overflow bucket stands for everyone the tracker has no room
+		// for: a site's worth, not one client's.
+		overflow: rate.NewLimiter(limit*sitePrefixShare, burst*sitePrefixShare),
 	}
 }
 
-// allow takes a token for ip at now, or reports how long to wait for one.
+// allow takes a token for ip at now from each bucket it counts against,
+// or reports how long to wait for one.
 func (l *ipLimiter) allow(ip netip.Addr, now time.Time) (ok bool, retryAfter time.Duration) {
-	key := limitKey(ip)
+	keys := limitKeys(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var b *bucket
-	if el, found := l.clients[key]; found {
-		b = el.Value.(*bucket)
-		l.lru.MoveToFront(el)
-	} else {
-		b = &bucket{key: key, lim: rate.NewLimiter(l.limit, l.burst)}
-		l.clients[key] = l.lru.PushFront(b)
-	}
-	b.seen = now
 	l.evict(now)
-	res := b.lim.ReserveN(now, 1)
-	if !res.OK() {
-		return false, l.idle
+	var lims []*rate.Limiter
+	for i, key := range keys {
+		lim := l.bucket(key, i > 0, now)
+		lims = append(lims, lim)
+		if lim == l.overflow {
+			break // one shared bucket stands for the rest too
+		}
 	}
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now) // the request is refused: give the token back
-		return false, d
+	var reserved []*rate.Reservation
+	for _, lim := range lims {
+		res := lim.ReserveN(now, 1)
+		if !res.OK() {
+			cancelAll(reserved, now)
+			return false, l.idle
+		}
+		if d := res.DelayFrom(now); d > 0 {
+			res.CancelAt(now) // the request is refused: give the tokens back
+			cancelAll(reserved, now)
+			return false, d
+		}
+		reserved = append(reserved, res)
 	}
 	return true, 0
 }
 
-// evict drops refilled buckets from the idle end, then any over the cap.
+func cancelAll(rs []*rate.Reservation, now time.Time) {
+	for _, r := range rs {
+		r.CancelAt(now)
+	}
+}
+
+// bucket finds or makes key's limiter; site buckets allow sitePrefixShare
+// times as much. With the tracker full it is the overflow bucket.
+func (l *ipLimiter) bucket(key netip.Prefix, site bool, now time.Time) *rate.Limiter {
+	if el, found := l.clients[key]; found {
+		b := el.Value.(*bucket)
+		b.seen = now
+		l.lru.MoveToFront(el)
+		return b.lim
+	}
+	if l.lru.Len() >= l.max {
+		return l.overflow
+	}
+	lim := rate.NewLimiter(l.limit, l.burst)
+	if site {
+		lim = rate.NewLimiter(l.limit*sitePrefixShare, l.burst*sitePrefixShare)
+	}
+	l.clients[key] = l.lru.PushFront(&bucket{key: key, lim: lim, seen: now})
+	return lim
+}
+
+// evict drops refilled buckets from the idle end. Site buckets take longer
+// to refill than client buckets by nothing: both refill in l.idle.
 func (l *ipLimiter) evict(now time.Time) {
 	for el := l.lru.Back(); el != nil; el = l.lru.Back() {
 		b := el.Value.(*bucket)
-		if l.lru.Len() <= l.max && now.Sub(b.seen) < l.idle {
+		if now.Sub(b.seen) < l.idle {
 			return
 		}
 		l.lru.Remove(el)
@@ -95,22 +140,23 @@ func (l *ipLimiter) evict(now time.Time) {
 	}
 }
 
-// size is the number of clients remembered (tests).
+// size is the number of buckets remembered (tests).
 func (l *ipLimiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lru.Len()
 }
 
-// limitKey groups IPv6 clients by /64, the block one subscriber line gets:
-// otherwise a single client could use a fresh address per request.
-func limitKey(ip netip.Addr) netip.Addr {
+// limitKeys are the buckets a client counts against: an IPv4 address; an
+// IPv6 /64 and its /48.
+func limitKeys(ip netip.Addr) []netip.Prefix {
 	ip = ip.Unmap()
 	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.Addr()
+		p64, _ := ip.Prefix(64)
+		p48, _ := ip.Prefix(48)
+		return []netip.Prefix{p64, p48}
 	}
-	return ip
+	return []netip.Prefix{netip.PrefixFrom(ip, 32)}
 }
 
 // retryAfterSeconds rounds d up to whole seconds, at least 1.

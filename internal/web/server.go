@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Timeouts of the HTTP server: slow clients cannot hold connections, and a
-// PDF still has a minute to stream.
+// Timeouts of the HTTP server: slow clients cannot hold connections. The
+// write timeout applies to each chunk of a download (slowLinkWriter), so a
+// large file on a slow link is not cut.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
@@ -31,7 +32,7 @@ func (h *Handler) Server(addr string) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
+		WriteTimeout:      h.writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),

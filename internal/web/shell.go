@@ -123,21 +123,23 @@ func (h *Handler) Reload() error {
 
 // page is what a handler shows; the zero parts are left out.
 type page struct {
-	Title       string // <title>; the shell adds the site's name
-	Heading     string
-	Lead        string
-	Paragraphs  []string
-	Download    *download
-	Unsubscribe *unsubscribeForm
-	Form        *signupForm
-	Actions     []action
+	Title      string // <title>; the shell adds the site's name
+	Heading    string
+	Lead       string
+	Paragraphs []string
+	Download   *download
+	// Button is a form whose one button does what a link in an email asks
+	// (confirm, unsubscribe): a mail scanner's GET never gets that far.
+	Button  *buttonForm
+	Form    *signupForm
+	Actions []action
 }
 
 type download struct {
 	Title, Text, URL, Label string
 }
 
-type unsubscribeForm struct {
+type buttonForm struct {
 	Action, Button, StayURL, StayLabel string
 }
 

@@ -94,7 +94,7 @@ func (h *Handler) static() http.Handler {
 		} else {
 			w.Header().Set("Cache-Control", cacheShort)
 		}
-		http.ServeContent(w, r, st.Name(), st.ModTime(), f)
+		http.ServeContent(h.slowLink(w), r, st.Name(), st.ModTime(), f)
 	})
 }
 

@@ -213,7 +213,7 @@ func checkRefusal(t *testing.T, w *httptest.ResponseRecorder, asJSON bool, field
 func TestSubscribeFormErrorPage(t *testing.T) {
 	e := newEnv(t)
 	w := e.do(formRequest(url.Values{
-		"email": {"nie-adres"}, "name": {`<b>Jan</b>`}, "whitepaper": {"yes"}, "source": {"/poradniki/x/"},
+		"email": {"nie-adres"}, "name": {`Jan O'Brien`}, "whitepaper": {"yes"}, "source": {"/poradniki/x/"},
 	}))
 	if w.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("status %d", w.Code)
@@ -226,7 +226,7 @@ func TestSubscribeFormErrorPage(t *testing.T) {
 		`<a href="#signup-consent">Zgoda: ` + msgConsent + `</a>`,
 		`value="nie-adres" aria-invalid="true" aria-describedby="signup-email-error" autofocus>`,
 		`<p class="field-error" id="signup-email-error">` + msgEmailInvalid + `</p>`,
-		`value="&lt;b&gt;Jan&lt;/b&gt;">`,
+		`value="Jan O&#39;Brien">`,
 		`<p class="field-error" id="signup-name-error" hidden></p>`,
 		`name="consent" type="checkbox" value="yes" required aria-invalid="true" aria-describedby="signup-consent-error">`,
 		`name="whitepaper" type="checkbox" value="yes" checked>`,
@@ -489,6 +489,53 @@ func TestLimiterBounded(t *testing.T) {
 	l.allow(netip.MustParseAddr("192.0.2.1"), t0.Add(2*time.Minute))
 	if n := l.size(); n != 1 {
 		t.Fatalf("after the idle time the limiter holds %d clients, want 1", n)
+	}
+}
+
+// TestLimiterSpraying: fresh addresses do not buy fresh allowances.
+func TestLimiterSpraying(t *testing.T) {
+	rate10 := config.Rate{Events: 10, Per: time.Minute}
+	allowed := func(l *ipLimiter, ips func(i int) netip.Addr, n int) int {
+		ok := 0
+		for i := range n {
+			if a, _ := l.allow(ips(i), t0); a {
+				ok++
+			}
+		}
+		return ok
+	}
+	tests := []struct {
+		name string
+		max  int
+		ips  func(i int) netip.Addr
+		n    int
+		want int
+	}{
+		{"one /64, a new address each time", 1000, func(i int) netip.Addr {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, byte(i >> 16), byte(i >> 8), byte(i), 1})
+		}, 500, 10},
+		{"one /48, a new /64 each time", 1000, func(i int) netip.Addr {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, byte(i >> 8), byte(i), 15: 1})
+		}, 500, 10 * sitePrefixShare},
+		{"tracker full: newcomers share the overflow bucket", 50, func(i int) netip.Addr {
+			return netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
+		}, 1000, 50 + 10*sitePrefixShare}, // the first 50 have their own buckets
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newIPLimiter(rate10, tt.max)
+			if got := allowed(l, tt.ips, tt.n); got != tt.want {
+				t.Fatalf("%d of %d signups allowed, want %d", got, tt.n, tt.want)
+			}
+		})
+	}
+	// A /48 that hits its limit holds its /64s, but not another site's.
+	l := newIPLimiter(rate10, 1000)
+	for i := range 100 {
+		l.allow(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, byte(i), 15: 1}), t0)
+	}
+	if ok, _ := l.allow(netip.MustParseAddr("2001:db8:2::1"), t0); !ok {
+		t.Fatal("another /48 is held by the first one's limit")
 	}
 }
 

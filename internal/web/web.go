@@ -12,6 +12,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,9 +31,9 @@ import (
 // Store is the part of the store the handlers use; *store.Store has it.
 type Store interface {
 	Subscribe(ctx context.Context, req store.SignupRequest, now time.Time) (store.Subscriber, store.SignupOutcome, error)
-	Confirm(ctx context.Context, id int64, issuedAt, now time.Time) (store.Subscriber, store.ConfirmOutcome, error)
-	Unsubscribe(ctx context.Context, id int64, reason string, now time.Time) (store.Subscriber, bool, error)
-	Get(ctx context.Context, id int64) (store.Subscriber, error)
+	Confirm(ctx context.Context, link store.Link, userAgent string, issuedAt, now time.Time) (store.Subscriber, store.ConfirmOutcome, error)
+	UnsubscribeLink(ctx context.Context, link store.Link, reason string, now time.Time) (store.Subscriber, bool, error)
+	GetByLink(ctx context.Context, link store.Link) (store.Subscriber, error)
 	ApplyWebhook(ctx context.Context, token, email string, status store.Status, reason string, now time.Time) (seen, found bool, err error)
 	Ping(ctx context.Context) error
 }
@@ -77,6 +78,12 @@ type Options struct {
 	// RateLimitClients caps how many clients the signup rate limiter
 	// remembers (default 10000); the least recently seen are forgotten.
 	RateLimitClients int
+	// APITimeout is the deadline of each API request (default
+	// DefaultAPITimeout): past it a stalled database answers 503.
+	APITimeout time.Duration
+	// WriteTimeout is the server's write timeout (default 60 s); large
+	// downloads get it afresh for every chunk written.
+	WriteTimeout time.Duration
 }
 
 // Handler is the whole HTTP handler tree of `kb serve`.
@@ -100,6 +107,9 @@ type Handler struct {
 	webhookKey  []byte
 	gated       bool
 	formLabels  formLabels
+
+	apiTimeout   time.Duration
+	writeTimeout time.Duration
 }
 
 // New builds the handler. It loads the page shell from the publish
@@ -125,8 +135,11 @@ func New(deps Deps, opts Options) (*Handler, error) {
 		log:      deps.Logger,
 		now:      deps.Now,
 		opts:     opts,
-		proxies:  trustedProxies(cfg.Env.TrustedProxies),
-		gated:    cfg.Params.Whitepaper.Gated,
+
+		apiTimeout:   cmp.Or(opts.APITimeout, DefaultAPITimeout),
+		writeTimeout: cmp.Or(opts.WriteTimeout, writeTimeout),
+		proxies:      trustedProxies(cfg.Env.TrustedProxies),
+		gated:        cfg.Params.Whitepaper.Gated,
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -193,11 +206,13 @@ func (h *Handler) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", h.static())
 	mux.HandleFunc("/api/", h.apiNotFound)
-	mux.HandleFunc(subscribePath, h.subscribe)
-	mux.HandleFunc(token.ConfirmPath, h.confirm)
-	mux.HandleFunc(token.UnsubscribePath, h.unsubscribe)
-	mux.HandleFunc(token.WhitepaperPath, h.whitepaper)
-	mux.HandleFunc(webhookPath, h.mailgunWebhook)
+	// Every API request has a deadline (/healthz has its own, shorter).
+	api := func(hf http.HandlerFunc) http.Handler { return h.withDeadline(hf) }
+	mux.Handle(subscribePath, api(h.subscribe))
+	mux.Handle(token.ConfirmPath, api(h.confirm))
+	mux.Handle(token.UnsubscribePath, api(h.unsubscribe))
+	mux.Handle(token.WhitepaperPath, h.withDeadline(h.extendWriteDeadline(http.HandlerFunc(h.whitepaper))))
+	mux.Handle(webhookPath, api(h.mailgunWebhook))
 	mux.HandleFunc(healthPath, h.healthz)
 	return h.logRequests(h.recoverPanics(h.securityHeaders(mux)))
 }

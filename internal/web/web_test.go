@@ -255,7 +255,7 @@ func TestWebhooks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := e.store.Confirm(ctx, sub.ID, t0, t0); err != nil {
+			if _, _, err := e.store.Confirm(ctx, sub.Link(), "", t0, t0); err != nil {
 				t.Fatal(err)
 			}
 			r := httptest.NewRequest(http.MethodPost, webhookPath, bytes.NewReader(tt.body()))
@@ -273,7 +273,7 @@ func TestWebhooks(t *testing.T) {
 	t.Run("replay", func(t *testing.T) {
 		e := newEnv(t)
 		sub, _, _ := e.store.Subscribe(ctx, store.SignupRequest{Email: "bounce@example.pl"}, t0)
-		e.store.Confirm(ctx, sub.ID, t0, t0)
+		e.store.Confirm(ctx, sub.Link(), "", t0, t0)
 		unsub := mailguntest.Unsubscribe("bounce@example.pl")
 		unsub.Timestamp, unsub.Token = now, "replayed-token-1"
 		body := unsub.JSON(testWebhookKey)

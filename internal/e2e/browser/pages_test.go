@@ -74,7 +74,9 @@ func TestPageTypes(t *testing.T) {
 	t.Run("confirmed", func(t *testing.T) {
 		tb.open(t, srv.URL+"/newsletter/", 200)
 		signUpWithJS(t, tb, "signup-page", reader, true)
-		confirmation = confirmFromEmail(t, tb, srv, o, reader)
+		confirmation = openConfirmation(t, tb, srv, o, reader)
+		inspect(t, tb, "confirm")
+		pressConfirm(t, tb, o, reader)
 		inspect(t, tb, "confirmed")
 	})
 	t.Run("unsubscribe", func(t *testing.T) {
@@ -83,7 +85,7 @@ func TestPageTypes(t *testing.T) {
 		}
 		tb.open(t, confirmation.listUnsubscribe(t), 200)
 		inspect(t, tb, "unsubscribe")
-		res, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(`form.unsubscribe button[type="submit"]`)))
+		res, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(`form.link-action button[type="submit"]`)))
 		if err != nil || res.Status != 200 {
 			t.Fatalf("unsubscribe: %v %v", statusOf(res), err)
 		}

@@ -51,19 +51,44 @@ func signUpWithJS(t *testing.T, tb *tab, formID, address string, whitepaper bool
 	}
 }
 
-// confirmFromEmail opens the confirmation link of the email to address
-// and checks the confirmed page and the stored status.
+// confirmFromEmail opens the confirmation link of the email to address,
+// presses its button, and checks the confirmed page and the stored status.
 func confirmFromEmail(t *testing.T, tb *tab, srv *kbproc.Server, o kbproc.Options, address string) email {
+	t.Helper()
+	e := openConfirmation(t, tb, srv, o, address)
+	pressConfirm(t, tb, o, address)
+	return e
+}
+
+// openConfirmation opens the confirmation link of the email to address,
+// as a mail scanner or the reader does: a page with one button, and
+// nothing confirmed yet.
+func openConfirmation(t *testing.T, tb *tab, srv *kbproc.Server, o kbproc.Options, address string) email {
 	t.Helper()
 	e := waitEmail(t, tb.ctx, srv, address, "confirm")
 	tb.open(t, e.link(t, "/api/confirm"), 200)
+	if h1 := text(t, tb, "main h1"); h1 != webMessage(t, "titleConfirm") {
+		t.Errorf("confirmation link page heading %q, want %q", h1, webMessage(t, "titleConfirm"))
+	}
+	if s := showSubscriber(t, o, address); s.Status != "pending" {
+		t.Errorf("opening the confirmation link made %s %q: a scanner's GET must change nothing", address, s.Status)
+	}
+	return e
+}
+
+// pressConfirm presses "Potwierdzam zapis" on the open confirmation page.
+func pressConfirm(t *testing.T, tb *tab, o kbproc.Options, address string) {
+	t.Helper()
+	res, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(`form.link-action button[type="submit"]`)))
+	if err != nil || res.Status != 200 {
+		t.Fatalf("press the confirm button: %v %v", statusOf(res), err)
+	}
 	if h1 := text(t, tb, "main h1"); h1 != webMessage(t, "titleConfirmed") {
 		t.Errorf("confirmation page heading %q, want %q", h1, webMessage(t, "titleConfirmed"))
 	}
 	if s := showSubscriber(t, o, address); s.Status != "confirmed" {
-		t.Errorf("after the confirmation link %s is %q, want confirmed", address, s.Status)
+		t.Errorf("after the confirm button %s is %q, want confirmed", address, s.Status)
 	}
-	return e
 }
 
 // text is the trimmed text of the first element matching a CSS selector;

@@ -33,7 +33,7 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 
 	srv := kbproc.Start(t, lite, s.serveArgs("dump-worker")...)
 	for i := range 5 {
-		if err := signup(ctx, srv.URL, fmt.Sprintf("Nowy.Czytelnik%d@Dump.Example.PL", i), fmt.Sprintf("Czytelnik %d", i), i%2 == 0); err != nil {
+		if err := signup(ctx, srv.URL, fmt.Sprintf("Nowy.Czytelnik%d@Dump.Example.PL", i), personName(i), i%2 == 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,7 +41,7 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 	if err := signup(ctx, srv.URL, imported[3], "", true); err != nil {
 		t.Fatal(err)
 	}
-	waitDrained(t, lite, func(st stats) bool { return st.Subscribers["pending"] == 5 })
+	kbproc.WaitDrained(t, lite, func(st kbproc.Stats) bool { return st.Subscribers["pending"] == 5 })
 	var confirms []email
 	for _, e := range readOutbox(t, srv.Outbox) {
 		if e.tag == "kb-confirm" {
@@ -52,9 +52,9 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 		t.Fatalf("%d confirmation emails, want 5", len(confirms))
 	}
 	for _, e := range confirms[:3] {
-		get(t, ctx, srv.URL+e.confirmPath(t), http.StatusOK)
+		confirm(t, ctx, srv.URL+e.confirmPath(t))
 	}
-	waitDrained(t, lite, func(st stats) bool { return st.Subscribers["confirmed"] == 43 })
+	kbproc.WaitDrained(t, lite, func(st kbproc.Stats) bool { return st.Subscribers["confirmed"] == 43 })
 	mustRun(t, lite, "subscribers", "delete", imported[7])
 
 	// A newsletter, sent to the outbox; then a reader unsubscribes with the
@@ -78,7 +78,7 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 		t.Fatalf("one-click unsubscribe: %v %v", res, err)
 	}
 	res.Body.Close()
-	before := waitDrained(t, lite, func(st stats) bool { return st.Subscribers["unsubscribed"] == 1 })
+	before := kbproc.WaitDrained(t, lite, func(st kbproc.Stats) bool { return st.Subscribers["unsubscribed"] == 1 })
 	if before.Erased != 1 || before.Campaigns == 0 {
 		t.Fatalf("SQLite install not filled as planned: %+v", before)
 	}

@@ -43,6 +43,8 @@ func env(dsn string, extra map[string]string) map[string]string {
 		"KB_SECRET":                   secret,
 		"KB_DATABASE_URL":             dsn,
 		"KB_SIGNUP_RATE":              "off",
+		"KB_CONFIRM_CAP_DOMAIN":       "off",
+		"KB_CONFIRM_CAP_TOTAL":        "off",
 		"KB_TRUSTED_PROXIES":          "",
 		"MAILGUN_API_KEY":             "",
 		"MAILGUN_DOMAIN":              "",
@@ -276,47 +278,6 @@ func writeCSV(t *testing.T, n int, domain string) (path string, addresses []stri
 	return path, addresses
 }
 
-// stats is `kb subscribers stats --json`.
-type stats struct {
-	Subscribers map[string]int `json:"subscribers"`
-	MailQueued  int            `json:"mail_queued"`
-	MailSending int            `json:"mail_sending"`
-	MailFailed  int            `json:"mail_failed"`
-	Campaigns   int            `json:"campaigns"`
-	Erased      int            `json:"erased"`
-}
-
-func readStats(t *testing.T, o kbproc.Options) stats {
-	t.Helper()
-	var s stats
-	if err := json.Unmarshal([]byte(mustRun(t, o, "subscribers", "stats", "--json")), &s); err != nil {
-		t.Fatalf("kb subscribers stats --json: %v", err)
-	}
-	return s
-}
-
-// waitDrained polls kb subscribers stats until no email is queued or being
-// sent and done(stats) holds; it fails the test after a minute or when an
-// email failed.
-func waitDrained(t *testing.T, o kbproc.Options, done func(stats) bool) stats {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s := readStats(t, o)
-		switch {
-		case s.MailFailed > 0:
-			t.Fatalf("%d emails failed: %+v", s.MailFailed, s)
-		case s.MailQueued == 0 && s.MailSending == 0 && done(s):
-			return s
-		case time.Now().After(deadline):
-			t.Fatalf("queue not drained after a minute: %+v", s)
-		}
-		<-tick.C
-	}
-}
-
 // email is an outbox .eml file as the tests read it back.
 type email struct {
 	file    string
@@ -395,6 +356,38 @@ func get(t *testing.T, ctx context.Context, url string, want int) {
 	res.Body.Close()
 	if res.StatusCode != want {
 		t.Fatalf("GET %s: %s, want %d\n%s", url, res.Status, want, body)
+	}
+}
+
+// confirm presses the button of a confirmation link's page: a POST of
+// the same URL (opening the link alone confirms nothing).
+func confirm(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	get(t, ctx, url, http.StatusOK)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %s\n%s", url, res.Status, body)
+	}
+}
+
+// personName is a name for reader i that the form accepts (letters only).
+func personName(i int) string {
+	s := ""
+	for {
+		s = string(rune('a'+i%26)) + s
+		if i /= 26; i == 0 {
+			return "Czytelnik " + s
+		}
 	}
 }
 

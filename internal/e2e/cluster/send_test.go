@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kbpress/kb/internal/e2e/kbproc"
+	"github.com/kbpress/kb/internal/mailguntest"
 	"github.com/kbpress/kb/internal/pgtest"
 )
 
@@ -91,7 +92,7 @@ func TestTwoSendsAtOnce(t *testing.T) {
 					}
 				}
 				checkLedger(t, o, due)
-				checkDelivered(t, mg, due, addresses)
+				checkDelivered(t, mg.Server, due, addresses)
 			})
 		}
 	}
@@ -210,7 +211,7 @@ func checkLedger(t *testing.T, o kbproc.Options, due []string) {
 
 // checkDelivered reads the Mailgun server: each due guide (o:tag is its
 // slug) reached every address exactly once.
-func checkDelivered(t *testing.T, mg *gatedMailgun, due, addresses []string) {
+func checkDelivered(t *testing.T, mg *mailguntest.Server, due, addresses []string) {
 	t.Helper()
 	perGuide := map[string]map[string]int{}
 	for _, c := range mg.Calls() {

@@ -70,7 +70,7 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 				var pair sync.WaitGroup
 				for n, r := range job {
 					pair.Go(func() {
-						errs <- signup(ctx, servers[r.server].URL, r.address, fmt.Sprintf("Czytelnik %d", n), false)
+						errs <- signup(ctx, servers[r.server].URL, r.address, personName(n), false)
 					})
 				}
 				pair.Wait()
@@ -90,7 +90,7 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 	}
 
 	o := kbproc.Options{Env: env(dsn, nil)}
-	waitDrained(t, o, func(s stats) bool { return s.Subscribers["pending"] == people })
+	kbproc.WaitDrained(t, o, func(s kbproc.Stats) bool { return s.Subscribers["pending"] == people })
 
 	// A backlog both workers drain at the same moment: a pending list
 	// imported while both run, then a signup on each server wakes both.
@@ -110,7 +110,7 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 	if err := errors.Join(wakeErrs...); err != nil {
 		t.Fatal(err)
 	}
-	waitDrained(t, o, func(s stats) bool { return s.Subscribers["pending"] == len(want) })
+	kbproc.WaitDrained(t, o, func(s kbproc.Stats) bool { return s.Subscribers["pending"] == len(want) })
 
 	// Every address once in the database, whichever server took it.
 	var subs []struct {
@@ -168,11 +168,11 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 	clicked := 0
 	for i := range 2 {
 		for _, e := range byServer[i][:min(10, len(byServer[i]))] {
-			get(t, ctx, servers[1-i].URL+e.confirmPath(t), 200)
+			confirm(t, ctx, servers[1-i].URL+e.confirmPath(t))
 			clicked++
 		}
 	}
-	if st := readStats(t, o); st.Subscribers["confirmed"] != clicked {
+	if st := kbproc.ReadStats(t, o); st.Subscribers["confirmed"] != clicked {
 		t.Errorf("confirmed through the other instance: %d, want %d", st.Subscribers["confirmed"], clicked)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,7 +64,8 @@ type Options struct {
 	// Data is KB_DATA; default a fresh temp folder.
 	Data string
 	// Env adds or overrides environment variables (KB_SECRET has a test
-	// default, KB_SIGNUP_RATE defaults to off).
+	// default; KB_SIGNUP_RATE and the hourly confirmation caps default to
+	// off, since tests sign up many readers at one domain).
 	Env map[string]string
 }
 
@@ -81,6 +83,8 @@ func (o Options) environ() []string {
 		"KB_DATA="+o.Data,
 		"KB_SECRET=e2e-test-secret-0123456789abcdef0123456789",
 		"KB_SIGNUP_RATE=off",
+		"KB_CONFIRM_CAP_DOMAIN=off",
+		"KB_CONFIRM_CAP_TOTAL=off",
 	)
 	for k, v := range o.Env {
 		env = append(env, k+"="+v)
@@ -201,3 +205,50 @@ func (s *Server) Emails(t testing.TB) []string {
 
 // HasLog reports whether the server logged a line containing substr.
 func (s *Server) HasLog(substr string) bool { return strings.Contains(s.Logs(), substr) }
+
+// Stats is `kb subscribers stats --json`.
+type Stats struct {
+	Subscribers map[string]int `json:"subscribers"`
+	MailQueued  int            `json:"mail_queued"`
+	MailSending int            `json:"mail_sending"`
+	MailFailed  int            `json:"mail_failed"`
+	Campaigns   int            `json:"campaigns"`
+	Erased      int            `json:"erased"`
+	Held        map[string]int `json:"held"`
+}
+
+// ReadStats runs `kb subscribers stats --json` on o's database.
+func ReadStats(t testing.TB, o Options) Stats {
+	t.Helper()
+	out, errOut, err := Run(t, o, "subscribers", "stats", "--json")
+	var s Stats
+	if err == nil {
+		err = json.Unmarshal([]byte(out), &s)
+	}
+	if err != nil {
+		t.Fatalf("kb subscribers stats --json: %v\n%s%s", err, out, errOut)
+	}
+	return s
+}
+
+// WaitDrained polls the stats until no email is queued or being sent and
+// done (if not nil) holds; it fails the test after a minute or when an
+// email failed.
+func WaitDrained(t testing.TB, o Options, done func(Stats) bool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s := ReadStats(t, o)
+		switch {
+		case s.MailFailed > 0:
+			t.Fatalf("%d emails failed: %+v", s.MailFailed, s)
+		case s.MailQueued == 0 && s.MailSending == 0 && (done == nil || done(s)):
+			return s
+		case time.Now().After(deadline):
+			t.Fatalf("queue not drained after a minute: %+v", s)
+		}
+		<-tick.C
+	}
+}

@@ -15,7 +15,7 @@ import (
 
 // openStore opens the database the environment names: KB_DATABASE_URL, or
 // SQLite in the data directory.
-func (a *app) openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+func (a *app) openStore(ctx context.Context, cfg *config.Config, extra ...store.Option) (*store.Store, error) {
 	dsn := cfg.Env.DatabaseURL
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(cfg.Env.DataDir, "kb.db")
@@ -36,7 +36,7 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config) (*store.Store, 
 	if n := cfg.Env.DatabaseMaxConns; n > 0 {
 		opts = append(opts, store.WithMaxOpenConns(n))
 	}
-	st, err := store.Open(ctx, dsn, opts...)
+	st, err := store.Open(ctx, dsn, append(opts, extra...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,9 @@ func (a *app) withStore(ctx context.Context, fn func(*store.Store) error) error 
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx, cfg)
+	// An operator's command (an export of every subscriber, read as fast
+	// as a pipe takes it) may take longer than a request's statement_timeout.
+	st, err := a.openStore(ctx, cfg, store.WithStatementTimeout(0))
 	if err != nil {
 		return err
 	}

@@ -100,12 +100,22 @@ func TestPageTypes(t *testing.T) {
 		const late = "spozniony@example.pl"
 		tb.open(t, srv.URL+"/newsletter/", 200)
 		signUpWithJS(t, tb, "signup-page", late, false)
-		id := showSubscriber(t, o, late).ID
 		signer, err := token.NewSigner([]byte(testSecret))
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok := signer.Sign(token.Claims{Purpose: token.Confirm, SubscriberID: id, Expires: time.Now().Add(-time.Hour)})
+		// The emailed link names the row (id and key); the same claims,
+		// expired an hour ago.
+		mailed, err := url.Parse(waitEmail(t, tb.ctx, srv, late, "confirm").link(t, token.ConfirmPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := signer.Verify(mailed.Query().Get("token"), token.Confirm, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Expires = time.Now().Add(-time.Hour)
+		tok := signer.Sign(c)
 		tb.open(t, srv.URL+token.ConfirmPath+"?token="+url.QueryEscape(tok), 410)
 		if h1 := text(t, tb, "main h1"); h1 != webMessage(t, "titleExpired") {
 			t.Errorf("expired link heading %q, want %q", h1, webMessage(t, "titleExpired"))

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -90,6 +92,28 @@ func TestHourlyCapsHoldConfirmations(t *testing.T) {
 			t.Errorf("an hour later: %s", outcomes[len(outcomes)-1])
 		}
 	})
+}
+
+// TestHeldLoggedOnceAnHour: under a flood the log says so once an hour per
+// reason, not once per signup.
+func TestHeldLoggedOnceAnHour(t *testing.T) {
+	var buf bytes.Buffer
+	lim := DefaultSignupLimits()
+	lim.DomainPerHour = 1
+	s := openTestSQLite(t, WithLogger(slog.New(slog.NewTextHandler(&buf, nil))), WithSignupLimits(lim))
+	for i := range 20 {
+		if _, _, err := s.Subscribe(ctxT(t), SignupRequest{Email: fmt.Sprintf("f%d@flood.example", i)}, t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(buf.String(), "held back"); n != 1 {
+		t.Fatalf("%d log lines for 19 held emails, want 1:\n%s", n, buf.String())
+	}
+	mustSubscribe(t, s, "g1@flood.example", t0.Add(61*time.Minute))
+	mustSubscribe(t, s, "g2@flood.example", t0.Add(62*time.Minute))
+	if n := strings.Count(buf.String(), "held back"); n != 2 {
+		t.Fatalf("%d log lines after another hour, want 2", n)
+	}
 }
 
 func TestLinkKeyNamesOneRow(t *testing.T) {

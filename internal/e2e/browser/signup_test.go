@@ -79,7 +79,9 @@ func openConfirmation(t *testing.T, tb *tab, srv *kbproc.Server, o kbproc.Option
 // pressConfirm presses "Potwierdzam zapis" on the open confirmation page.
 func pressConfirm(t *testing.T, tb *tab, o kbproc.Options, address string) {
 	t.Helper()
-	res, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(`form.link-action button[type="submit"]`)))
+	// The button's own click(), in the page: chromedp's mouse-driven Click
+	// sometimes never saw the navigation it caused on this page.
+	res, err := chromedp.RunResponse(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('form.link-action button[type="submit"]').click()`))
 	if err != nil || res.Status != 200 {
 		t.Fatalf("press the confirm button: %v %v", statusOf(res), err)
 	}

@@ -164,27 +164,34 @@ func (s *Store) subscribeTx(t *txn, email, key, name string, wantsWP bool, c Con
 			return Subscriber{}, "", "", fmt.Errorf("lock mailbox: %w", err)
 		}
 	}
+	// The mailbox's limits do not depend on the row: decided before the
+	// insert, a new address takes the fewest statements.
+	held, err := s.confirmationHeld(t, email, now)
+	if err != nil {
+		return Subscriber{}, "", "", err
+	}
+	var stamp time.Time // last_confirmation_at of a new row
+	if held == "" {
+		stamp = now
+	}
 	for range 3 {
-		// The common case, a new address, is one statement; a concurrent
-		// signup of the same address makes this insert do nothing (on
-		// PostgreSQL after waiting for the other transaction), and the
-		// existing row is then locked and updated below.
+		// A concurrent signup of the same address makes this insert do
+		// nothing (on PostgreSQL after waiting for the other transaction),
+		// and the existing row is then locked and updated below.
 		var id int64
 		linkKey := newLinkKey()
 		err := t.queryRow(`INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested,
-				consent_at, consent_version, consent_source, consent_ip, created_at, updated_at, pending_since, link_key)
-			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				consent_at, consent_version, consent_source, consent_ip, created_at, updated_at, pending_since, link_key,
+				last_confirmation_at)
+			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (email_key) DO NOTHING RETURNING id`,
 			email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
-			dbTime(now), dbTime(now), dbTime(now), linkKey).Scan(&id)
+			dbTime(now), dbTime(now), dbTime(now), linkKey, dbTime(stamp)).Scan(&id)
 		if err == nil {
 			sub := Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
-				Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: linkKey}
-			if err := addEvents(t, id, now, event{EventSignup, consentDetail(c)}); err != nil {
-				return Subscriber{}, "", "", err
-			}
-			out, held, err := s.sendConfirmation(t, &sub, SignupCreated, now)
-			return sub, out, held, err
+				Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: linkKey, LastConfirmationAt: stamp}
+			out, err := s.applyConfirmation(t, &sub, held, SignupCreated, now, event{EventSignup, consentDetail(c)})
+			return sub, out, reported(held), err
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return Subscriber{}, "", "", fmt.Errorf("insert subscriber: %w", err)
@@ -274,29 +281,62 @@ func (s *Store) signupExisting(t *txn, sub Subscriber, email, name string, wants
 }
 
 // sendConfirmation queues a confirmation for sub if the limits allow, and
-// says what happened: sent (the outcome given), Throttled or Held.
+// says what happened: sent (the outcome given), Throttled or Held, and the
+// limit to report.
 func (s *Store) sendConfirmation(t *txn, sub *Subscriber, sent SignupOutcome, now time.Time) (SignupOutcome, string, error) {
 	held, err := s.confirmationHeld(t, sub.Email, now)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", "", err
-	case held == heldSpacing:
-		return SignupThrottled, "", nil
-	case held != "":
-		return SignupHeld, held, recordHeld(t, held, now)
+	}
+	out, err := s.applyConfirmation(t, sub, held, sent, now)
+	return out, reported(held), err
+}
+
+// applyConfirmation carries out what confirmationHeld decided for sub:
+// the confirmation queued and counted (outcome sent), or not; evs are
+// recorded with it. sub.LastConfirmationAt already equal to now means the
+// row was written with it.
+func (s *Store) applyConfirmation(t *txn, sub *Subscriber, held string, sent SignupOutcome, now time.Time, evs ...event) (SignupOutcome, error) {
+	switch held {
+	case heldSpacing:
+		return SignupThrottled, addSome(t, sub.ID, now, evs)
+	case "":
+	default:
+		if err := recordHeld(t, held, now); err != nil {
+			return "", err
+		}
+		return SignupHeld, addSome(t, sub.ID, now, evs)
 	}
 	if _, err := t.exec("INSERT INTO confirmation_sends (mailbox, domain, at) VALUES (?, ?, ?)",
 		mailboxHash(sub.Email), mailaddr.Domain(sub.Email), dbTime(now)); err != nil {
-		return "", "", fmt.Errorf("count confirmation: %w", err)
+		return "", fmt.Errorf("count confirmation: %w", err)
 	}
-	sub.LastConfirmationAt = now
-	if _, err := t.exec("UPDATE subscribers SET last_confirmation_at = ? WHERE id = ?", dbTime(now), sub.ID); err != nil {
-		return "", "", fmt.Errorf("stamp confirmation: %w", err)
+	if !sub.LastConfirmationAt.Equal(now) {
+		sub.LastConfirmationAt = now
+		if _, err := t.exec("UPDATE subscribers SET last_confirmation_at = ? WHERE id = ?", dbTime(now), sub.ID); err != nil {
+			return "", fmt.Errorf("stamp confirmation: %w", err)
+		}
 	}
 	if err := queueMail(t, MailConfirm, *sub, now); err != nil {
-		return "", "", err
+		return "", err
 	}
-	return sent, "", addEvents(t, sub.ID, now, event{EventConfirmationQueued, ""})
+	return sent, addEvents(t, sub.ID, now, append(evs, event{EventConfirmationQueued, ""})...)
+}
+
+func addSome(t *txn, id int64, now time.Time, evs []event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return addEvents(t, id, now, evs...)
+}
+
+// reported is the limit a held confirmation is logged under: spacing is
+// the ordinary wait between two emails, not worth a line.
+func reported(held string) string {
+	if held == heldSpacing {
+		return ""
+	}
+	return held
 }
 
 // heldSpacing: the mailbox may get another confirmation, only not yet.

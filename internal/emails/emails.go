@@ -115,7 +115,6 @@ type prepared struct {
 type view struct {
 	Site           Site
 	Subject        string
-	Preheader      string
 	Greeting       string
 	ActionURL      template.URL
 	UnsubscribeURL template.URL
@@ -176,7 +175,7 @@ func New(site Site) (*Templates, error) {
 	}
 	confirmSubject := "Potwierdź zapis do newslettera " + site.Title
 	v := base
-	v.Subject, v.Preheader = confirmSubject, "Jedno kliknięcie i gotowe: potwierdź, że chcesz dostawać nowe poradniki."
+	v.Subject = confirmSubject
 	if t.confirm, err = prepare(confirm, v); err != nil {
 		return nil, err
 	}
@@ -186,7 +185,6 @@ func New(site Site) (*Templates, error) {
 	}
 	v = base
 	v.Subject = "Twoja biała księga: " + site.WhitepaperTitle
-	v.Preheader = "Link do pobrania białej księgi w formacie PDF."
 	v.Expires = phExpires
 	if t.whitepaper, err = prepare(whitepaper, v); err != nil {
 		return nil, err
@@ -223,7 +221,7 @@ func inlineCSS(doc string) (string, error) {
 	return p.Transform()
 }
 
-// textPart renders the message content and footer (not the preheader or the
+// textPart renders the message content and footer (not the
 // layout chrome) as plain text.
 func textPart(tpl *template.Template, v view) (string, error) {
 	var buf bytes.Buffer

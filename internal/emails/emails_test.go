@@ -156,7 +156,7 @@ func TestNewsletter(t *testing.T) {
 		"ąćęłńóśźż",
 		"Gotówka pod kontrolą",
 		"ul. Przykładowa 12/3",
-		"Jak rozmawiać o zaległościach", // preheader/lead
+		"Jak rozmawiać o zaległościach", // the lead
 	} {
 		if !strings.Contains(e.HTML, want) {
 			t.Errorf("HTML lacks %q", want)

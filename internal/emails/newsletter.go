@@ -74,7 +74,6 @@ func (t *Templates) Newsletter(g guide.Guide, opts NewsletterOptions) (Email, er
 	v := view{
 		Site:           t.site,
 		Subject:        g.Subject(),
-		Preheader:      g.Description,
 		Greeting:       phGreeting,
 		UnsubscribeURL: phUnsubscribe,
 		Guide:          guideView{Title: g.Title, Description: g.Description, Permalink: g.Permalink},

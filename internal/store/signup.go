@@ -180,21 +180,35 @@ func (s *Store) subscribeTx(t *txn, email, key, name string, wantsWP bool, c Con
 		// and the existing row is then locked and updated below.
 		var id int64
 		linkKey := newLinkKey()
-		err := t.queryRow(`INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested,
+		if held == "" && t.d.name == dialectPostgres {
+			// The common case in one statement (data-modifying CTEs, which
+			// SQLite lacks): what applyConfirmation does for a new row.
+			err := t.queryRow(newSignupPostgres, email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
+				dbTime(now), linkKey, consentDetail(c), mailboxHash(email), mailaddr.Domain(email)).Scan(&id)
+			if err == nil {
+				return Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
+					Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: linkKey, LastConfirmationAt: now}, SignupCreated, "", nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return Subscriber{}, "", "", fmt.Errorf("insert subscriber: %w", err)
+			}
+		} else {
+			err := t.queryRow(`INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested,
 				consent_at, consent_version, consent_source, consent_ip, created_at, updated_at, pending_since, link_key,
 				last_confirmation_at)
 			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (email_key) DO NOTHING RETURNING id`,
-			email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
-			dbTime(now), dbTime(now), dbTime(now), linkKey, dbTime(stamp)).Scan(&id)
-		if err == nil {
-			sub := Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
-				Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: linkKey, LastConfirmationAt: stamp}
-			out, err := s.applyConfirmation(t, &sub, held, SignupCreated, now, event{EventSignup, consentDetail(c)})
-			return sub, out, reported(held), err
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return Subscriber{}, "", "", fmt.Errorf("insert subscriber: %w", err)
+				email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
+				dbTime(now), dbTime(now), dbTime(now), linkKey, dbTime(stamp)).Scan(&id)
+			if err == nil {
+				sub := Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
+					Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: linkKey, LastConfirmationAt: stamp}
+				out, err := s.applyConfirmation(t, &sub, held, SignupCreated, now, event{EventSignup, consentDetail(c)})
+				return sub, out, reported(held), err
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return Subscriber{}, "", "", fmt.Errorf("insert subscriber: %w", err)
+			}
 		}
 		sub, err := scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE email_key = ?"+t.d.forUpdate, key))
 		if errors.Is(err, ErrNotFound) {
@@ -280,6 +294,26 @@ func (s *Store) signupExisting(t *txn, sub Subscriber, email, name string, wants
 	}
 }
 
+// newSignupPostgres inserts a new subscriber with its confirmation counted,
+// queued and both events recorded, in one statement; it returns no row when
+// the address exists.
+const newSignupPostgres = `WITH s AS (
+		INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested, consent_at, consent_version,
+			consent_source, consent_ip, created_at, updated_at, pending_since, link_key, last_confirmation_at)
+		VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $9, $9, $10, $9)
+		ON CONFLICT (email_key) DO NOTHING RETURNING id
+	), c AS (
+		INSERT INTO confirmation_sends (mailbox, domain, at) SELECT $12, $13, $9 FROM s
+	), q AS (
+		INSERT INTO mail_queue (kind, subscriber_id, to_email, to_name, status, attempts, next_attempt_at, created_at)
+		SELECT 'confirm', id, $1, '', 'queued', 0, $9, $9 FROM s
+	), e AS (
+		INSERT INTO subscriber_events (subscriber_id, at, type, detail)
+		SELECT id, $9, '` + EventSignup + `', $11 FROM s
+		UNION ALL SELECT id, $9, '` + EventConfirmationQueued + `', '' FROM s
+	)
+	SELECT id FROM s`
+
 // sendConfirmation queues a confirmation for sub if the limits allow, and
 // says what happened: sent (the outcome given), Throttled or Held, and the
 // limit to report.
@@ -346,40 +380,40 @@ const heldSpacing = "spacing"
 // email at now.
 func (s *Store) confirmationHeld(t *txn, email string, now time.Time) (string, error) {
 	lim := s.limits
+	// One round trip reads every count a decision needs; the hourly caps'
+	// counts are left out when the cap is off.
 	var (
-		n    int
-		last sql.NullInt64
+		n, domainN, totalN int
+		last               sql.NullInt64
 	)
-	if err := t.queryRow("SELECT COUNT(*), MAX(at) FROM confirmation_sends WHERE mailbox = ? AND at > ?",
-		mailboxHash(email), dbTime(now.Add(-lim.MailboxWindow))).Scan(&n, &last); err != nil {
-		return "", fmt.Errorf("count mailbox confirmations: %w", err)
-	}
-	if n >= lim.MailboxMax {
-		return HeldMailbox, nil
-	}
-	if n > 0 && len(lim.MailboxGaps) > 0 {
-		gap := lim.MailboxGaps[min(n, len(lim.MailboxGaps))-1]
-		if now.Before(fromMicros(last.Int64).Add(gap)) {
-			return heldSpacing, nil
-		}
-	}
 	hourAgo := dbTime(now.Add(-time.Hour))
+	q := "SELECT (SELECT COUNT(*) FROM confirmation_sends WHERE mailbox = ? AND at > ?), " +
+		"(SELECT MAX(at) FROM confirmation_sends WHERE mailbox = ? AND at > ?)"
+	args := []any{mailboxHash(email), dbTime(now.Add(-lim.MailboxWindow))}
+	args = append(args, args...)
+	dst := []any{&n, &last}
 	if lim.DomainPerHour > 0 {
-		if err := t.queryRow("SELECT COUNT(*) FROM confirmation_sends WHERE domain = ? AND at > ?",
-			mailaddr.Domain(email), hourAgo).Scan(&n); err != nil {
-			return "", fmt.Errorf("count domain confirmations: %w", err)
-		}
-		if n >= lim.DomainPerHour {
-			return HeldDomain, nil
-		}
+		q += ", (SELECT COUNT(*) FROM confirmation_sends WHERE domain = ? AND at > ?)"
+		args = append(args, mailaddr.Domain(email), hourAgo)
+		dst = append(dst, &domainN)
 	}
 	if lim.TotalPerHour > 0 {
-		if err := t.queryRow("SELECT COUNT(*) FROM confirmation_sends WHERE at > ?", hourAgo).Scan(&n); err != nil {
-			return "", fmt.Errorf("count confirmations: %w", err)
-		}
-		if n >= lim.TotalPerHour {
-			return HeldTotal, nil
-		}
+		q += ", (SELECT COUNT(*) FROM confirmation_sends WHERE at > ?)"
+		args = append(args, hourAgo)
+		dst = append(dst, &totalN)
+	}
+	if err := t.queryRow(q, args...).Scan(dst...); err != nil {
+		return "", fmt.Errorf("count confirmations: %w", err)
+	}
+	switch {
+	case n >= lim.MailboxMax:
+		return HeldMailbox, nil
+	case n > 0 && len(lim.MailboxGaps) > 0 && now.Before(fromMicros(last.Int64).Add(lim.MailboxGaps[min(n, len(lim.MailboxGaps))-1])):
+		return heldSpacing, nil
+	case lim.DomainPerHour > 0 && domainN >= lim.DomainPerHour:
+		return HeldDomain, nil
+	case lim.TotalPerHour > 0 && totalN >= lim.TotalPerHour:
+		return HeldTotal, nil
 	}
 	return "", nil
 }

@@ -170,47 +170,15 @@ func (s *Store) subscribeTx(t *txn, email, key, name string, wantsWP bool, c Con
 	if err != nil {
 		return Subscriber{}, "", "", err
 	}
-	var stamp time.Time // last_confirmation_at of a new row
-	if held == "" {
-		stamp = now
-	}
 	for range 3 {
-		// A concurrent signup of the same address makes this insert do
+		// A concurrent signup of the same address makes the insert do
 		// nothing (on PostgreSQL after waiting for the other transaction),
 		// and the existing row is then locked and updated below.
-		var id int64
-		linkKey := newLinkKey()
-		if held == "" && t.d.name == dialectPostgres {
-			// The common case in one statement (data-modifying CTEs, which
-			// SQLite lacks): what applyConfirmation does for a new row.
-			err := t.queryRow(newSignupPostgres, email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
-				dbTime(now), linkKey, consentDetail(c), mailboxHash(email), mailaddr.Domain(email)).Scan(&id)
-			if err == nil {
-				return Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
-					Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: linkKey, LastConfirmationAt: now}, SignupCreated, "", nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return Subscriber{}, "", "", fmt.Errorf("insert subscriber: %w", err)
-			}
-		} else {
-			err := t.queryRow(`INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested,
-				consent_at, consent_version, consent_source, consent_ip, created_at, updated_at, pending_since, link_key,
-				last_confirmation_at)
-			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (email_key) DO NOTHING RETURNING id`,
-				email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
-				dbTime(now), dbTime(now), dbTime(now), linkKey, dbTime(stamp)).Scan(&id)
-			if err == nil {
-				sub := Subscriber{ID: id, Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
-					Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: linkKey, LastConfirmationAt: stamp}
-				out, err := s.applyConfirmation(t, &sub, held, SignupCreated, now, event{EventSignup, consentDetail(c)})
-				return sub, out, reported(held), err
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return Subscriber{}, "", "", fmt.Errorf("insert subscriber: %w", err)
-			}
+		sub, out, inserted, err := s.insertSubscriber(t, email, key, name, wantsWP, c, held, now)
+		if err != nil || inserted {
+			return sub, out, reported(held), err
 		}
-		sub, err := scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE email_key = ?"+t.d.forUpdate, key))
+		sub, err = scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE email_key = ?"+t.d.forUpdate, key))
 		if errors.Is(err, ErrNotFound) {
 			continue // erased between the two statements: try the insert again
 		}
@@ -220,6 +188,43 @@ func (s *Store) subscribeTx(t *txn, email, key, name string, wantsWP bool, c Con
 		return s.signupExisting(t, sub, email, name, wantsWP, c, now)
 	}
 	return Subscriber{}, "", "", fmt.Errorf("%w: subscriber row kept appearing and disappearing", ErrConflict)
+}
+
+// insertSubscriber adds email as a new pending subscriber, its confirmation
+// queued unless held says otherwise; inserted is false when the address is
+// already there.
+func (s *Store) insertSubscriber(t *txn, email, key, name string, wantsWP bool, c Consent, held string, now time.Time) (sub Subscriber, out SignupOutcome, inserted bool, err error) {
+	sub = Subscriber{Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
+		Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: newLinkKey()}
+	if held == "" {
+		sub.LastConfirmationAt = now
+	}
+	if held == "" && t.d.name == dialectPostgres {
+		// The common case in one statement (data-modifying CTEs, which
+		// SQLite lacks): what applyConfirmation does for a new row.
+		err = t.queryRow(newSignupPostgres, email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
+			dbTime(now), sub.LinkKey, consentDetail(c), mailboxHash(email), mailaddr.Domain(email)).Scan(&sub.ID)
+		out = SignupCreated
+	} else {
+		err = t.queryRow(`INSERT INTO subscribers (email, email_key, name, status, whitepaper_requested,
+				consent_at, consent_version, consent_source, consent_ip, created_at, updated_at, pending_since, link_key,
+				last_confirmation_at)
+			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (email_key) DO NOTHING RETURNING id`,
+			email, key, name, wantsWP, dbTime(c.At), c.Version, c.Source, c.IP,
+			dbTime(now), dbTime(now), dbTime(now), sub.LinkKey, dbTime(sub.LastConfirmationAt)).Scan(&sub.ID)
+		if err == nil {
+			out, err = s.applyConfirmation(t, &sub, held, SignupCreated, now, event{EventSignup, consentDetail(c)})
+			return sub, out, true, err
+		}
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Subscriber{}, "", false, nil
+	case err != nil:
+		return Subscriber{}, "", false, fmt.Errorf("insert subscriber: %w", err)
+	}
+	return sub, out, true, nil
 }
 
 func (s *Store) signupExisting(t *txn, sub Subscriber, email, name string, wantsWP bool, c Consent, now time.Time) (Subscriber, SignupOutcome, string, error) {

@@ -180,9 +180,12 @@ func TestStalledDatabase(t *testing.T) {
 // times the server's write timeout.
 func TestLargeDownloadOnSlowLink(t *testing.T) {
 	const (
-		writeTimeout = 400 * time.Millisecond
-		size         = 3 << 20
-		chunk        = 16 << 10 // per tick of the reader: about 1.2 s in all
+		// A stall of the whole machine (tests run in parallel under -race)
+		// must not look like a dead client: a second per chunk is plenty,
+		// and the download as a whole takes well over it.
+		writeTimeout = time.Second
+		size         = 8 << 20
+		chunk        = 16 << 10 // per tick of the reader: about 2.6 s in all
 		tick         = 5 * time.Millisecond
 	)
 	e := newEnv(t, func(c *envConfig) {

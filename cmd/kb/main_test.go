@@ -80,14 +80,21 @@ func (w *logWatch) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.
 // startServe runs kb serve on a free port and returns its base URL.
 func startServe(t *testing.T, e env, out string) string {
 	t.Helper()
+	base, _ := serveInProcess(t, e, out, "http://kb.test/")
+	return base
+}
+
+// serveInProcess runs `kb serve --addr 127.0.0.1:0 --out OUT --base-url
+// BASE EXTRA…` in this process until the test ends, and returns its address
+// and its log so far.
+func serveInProcess(t *testing.T, e env, out, baseURL string, extra ...string) (string, func() string) {
+	t.Helper()
 	logs := &logWatch{seen: make(chan string, 1), re: regexp.MustCompile(`msg=serving url=\S+ addr=(\S+)`)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"--root", repoRoot, "serve", "--addr", "127.0.0.1:0", "--out", out,
-			"--private", filepath.Join(filepath.Dir(out), "private"), "--base-url", "http://kb.test/"},
-			strings.NewReader(""), io.Discard, logs, e.get)
-	}()
+	args := append([]string{"--root", repoRoot, "serve", "--addr", "127.0.0.1:0", "--out", out,
+		"--private", filepath.Join(filepath.Dir(out), "private"), "--base-url", baseURL}, extra...)
+	go func() { done <- run(ctx, args, strings.NewReader(""), io.Discard, logs, e.get) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -101,13 +108,13 @@ func startServe(t *testing.T, e env, out string) string {
 	})
 	select {
 	case addr := <-logs.seen:
-		return "http://" + addr
+		return "http://" + addr, logs.String
 	case code := <-done:
 		t.Fatalf("kb serve exited %d:\n%s", code, logs.String())
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("kb serve did not start:\n%s", logs.String())
 	}
-	return ""
+	return "", nil
 }
 
 func TestBuildPlacesWhitepaperAndShowsItsSize(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +107,7 @@ func TestServeStarts(t *testing.T) {
 			for k, v := range tt.env {
 				e[k] = v
 			}
-			base, logs := startServeNoBuild(t, e, site, tt.baseURL)
+			base, logs := serveInProcess(t, e, site, tt.baseURL, "--no-build")
 			if tt.devKey != strings.Contains(logs(), "KB_SECRET is not set") {
 				t.Errorf("development secret warning: want %v\n%s", tt.devKey, logs())
 			}
@@ -158,38 +157,4 @@ func fakeBuiltSite(t *testing.T) string {
 		}
 	}
 	return public
-}
-
-// startServeNoBuild runs kb serve --no-build on a free port until the test
-// ends and returns its address and its log so far.
-func startServeNoBuild(t *testing.T, e env, out, baseURL string) (string, func() string) {
-	t.Helper()
-	logs := &logWatch{seen: make(chan string, 1), re: regexp.MustCompile(`msg=serving url=\S+ addr=(\S+)`)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"--root", repoRoot, "serve", "--addr", "127.0.0.1:0", "--no-build", "--out", out,
-			"--private", filepath.Join(filepath.Dir(out), "private"), "--base-url", baseURL},
-			strings.NewReader(""), io.Discard, logs, e.get)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("kb serve exited %d:\n%s", code, logs.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("kb serve did not shut down")
-		}
-	})
-	select {
-	case addr := <-logs.seen:
-		return "http://" + addr, logs.String
-	case code := <-done:
-		t.Fatalf("kb serve exited %d:\n%s", code, logs.String())
-	case <-time.After(time.Minute):
-		t.Fatalf("kb serve did not start:\n%s", logs.String())
-	}
-	return "", nil
 }

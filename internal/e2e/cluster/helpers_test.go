@@ -219,7 +219,10 @@ type gatedMailgun struct {
 	once    sync.Once
 }
 
-func newGatedMailgun(t *testing.T) *gatedMailgun {
+// proxiedMailgun is a Mailgun-compatible server and a reverse proxy to it,
+// for a test to put its own handler in between. The proxy logs nothing:
+// calls abandoned by a test's handler (or by a killed process) are expected.
+func proxiedMailgun(t *testing.T) (*mailguntest.Server, *httputil.ReverseProxy) {
 	t.Helper()
 	mg := mailguntest.New()
 	t.Cleanup(mg.Close)
@@ -228,7 +231,13 @@ func newGatedMailgun(t *testing.T) *gatedMailgun {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.ErrorLog = log.New(io.Discard, "", 0) // calls abandoned at the gate are expected
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
+	return mg, proxy
+}
+
+func newGatedMailgun(t *testing.T) *gatedMailgun {
+	t.Helper()
+	mg, proxy := proxiedMailgun(t)
 	g := &gatedMailgun{Server: mg, open: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") {

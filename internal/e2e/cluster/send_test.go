@@ -92,7 +92,7 @@ func TestTwoSendsAtOnce(t *testing.T) {
 					}
 				}
 				checkLedger(t, o, due, subscribers, false)
-				checkDelivered(t, mg.Server, due, addresses)
+				checkDelivered(t, mg.Server, due, addresses, false)
 			})
 		}
 	}
@@ -217,11 +217,17 @@ func checkLedger(t *testing.T, o kbproc.Options, due []string, n int, resolved b
 
 // checkDelivered reads the Mailgun server: each due guide (o:tag is its
 // slug) reached every address exactly once.
-func checkDelivered(t *testing.T, mg *mailguntest.Server, due, addresses []string) {
+func checkDelivered(t *testing.T, mg *mailguntest.Server, due, addresses []string, cutByKill bool) {
 	t.Helper()
 	perGuide := map[string]map[string]int{}
 	for _, c := range mg.Calls() {
 		if !c.Accepted {
+			if cutByKill && strings.HasPrefix(c.Error, "Malformed request body") {
+				// A process killed while it wrote a call: Mailgun refuses
+				// what arrived, and delivers none of it.
+				t.Logf("a call cut by a kill was refused: %d %s", c.Status, c.Error)
+				continue
+			}
 			t.Errorf("call refused: %d %s", c.Status, c.Error)
 			continue
 		}

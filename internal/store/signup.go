@@ -185,7 +185,7 @@ func (s *Store) subscribeTx(t *txn, email, key, name string, wantsWP bool, c Con
 		if err != nil {
 			return Subscriber{}, "", "", fmt.Errorf("load subscriber: %w", err)
 		}
-		return s.signupExisting(t, sub, email, name, wantsWP, c, now)
+		return s.signupExisting(t, sub, email, name, wantsWP, c, held, now)
 	}
 	return Subscriber{}, "", "", fmt.Errorf("%w: subscriber row kept appearing and disappearing", ErrConflict)
 }
@@ -227,7 +227,9 @@ func (s *Store) insertSubscriber(t *txn, email, key, name string, wantsWP bool, 
 	return sub, out, true, nil
 }
 
-func (s *Store) signupExisting(t *txn, sub Subscriber, email, name string, wantsWP bool, c Consent, now time.Time) (Subscriber, SignupOutcome, string, error) {
+// signupExisting applies a signup to a stored subscriber; held is what
+// confirmationHeld said of the mailbox in this transaction.
+func (s *Store) signupExisting(t *txn, sub Subscriber, email, name string, wantsWP bool, c Consent, held string, now time.Time) (Subscriber, SignupOutcome, string, error) {
 	if name == "" {
 		name = sub.Name // an empty field does not erase the name given before
 	}
@@ -250,8 +252,8 @@ func (s *Store) signupExisting(t *txn, sub Subscriber, email, name string, wants
 			// A bounced address had its one more try.
 			return sub, SignupSuppressed, HeldBounced, recordHeld(t, HeldBounced, now)
 		}
-		out, held, err := s.sendConfirmation(t, &sub, SignupResent, now)
-		return sub, out, held, err
+		out, err := s.applyConfirmation(t, &sub, held, SignupResent, now)
+		return sub, out, reported(held), err
 
 	case StatusConfirmed:
 		if !wantsWP {
@@ -291,8 +293,8 @@ func (s *Store) signupExisting(t *txn, sub Subscriber, email, name string, wants
 		if err := addEvents(t, sub.ID, now, event{EventResubscribed, consentDetail(c)}); err != nil {
 			return Subscriber{}, "", "", err
 		}
-		out, held, err := s.sendConfirmation(t, &sub, SignupResubscribed, now)
-		return sub, out, held, err
+		out, err := s.applyConfirmation(t, &sub, held, SignupResubscribed, now)
+		return sub, out, reported(held), err
 
 	default: // complained
 		return sub, SignupSuppressed, HeldComplained, recordHeld(t, HeldComplained, now)
@@ -319,18 +321,6 @@ const newSignupPostgres = `WITH s AS (
 	)
 	SELECT id FROM s`
 
-// sendConfirmation queues a confirmation for sub if the limits allow, and
-// says what happened: sent (the outcome given), Throttled or Held, and the
-// limit to report.
-func (s *Store) sendConfirmation(t *txn, sub *Subscriber, sent SignupOutcome, now time.Time) (SignupOutcome, string, error) {
-	held, err := s.confirmationHeld(t, sub.Email, now)
-	if err != nil {
-		return "", "", err
-	}
-	out, err := s.applyConfirmation(t, sub, held, sent, now)
-	return out, reported(held), err
-}
-
 // applyConfirmation carries out what confirmationHeld decided for sub:
 // the confirmation queued and counted (outcome sent), or not; evs are
 // recorded with it. sub.LastConfirmationAt already equal to now means the
@@ -338,13 +328,13 @@ func (s *Store) sendConfirmation(t *txn, sub *Subscriber, sent SignupOutcome, no
 func (s *Store) applyConfirmation(t *txn, sub *Subscriber, held string, sent SignupOutcome, now time.Time, evs ...event) (SignupOutcome, error) {
 	switch held {
 	case heldSpacing:
-		return SignupThrottled, addSome(t, sub.ID, now, evs)
+		return SignupThrottled, addEvents(t, sub.ID, now, evs...)
 	case "":
 	default:
 		if err := recordHeld(t, held, now); err != nil {
 			return "", err
 		}
-		return SignupHeld, addSome(t, sub.ID, now, evs)
+		return SignupHeld, addEvents(t, sub.ID, now, evs...)
 	}
 	if _, err := t.exec("INSERT INTO confirmation_sends (mailbox, domain, at) VALUES (?, ?, ?)",
 		mailboxHash(sub.Email), mailaddr.Domain(sub.Email), dbTime(now)); err != nil {
@@ -360,13 +350,6 @@ func (s *Store) applyConfirmation(t *txn, sub *Subscriber, held string, sent Sig
 		return "", err
 	}
 	return sent, addEvents(t, sub.ID, now, append(evs, event{EventConfirmationQueued, ""})...)
-}
-
-func addSome(t *txn, id int64, now time.Time, evs []event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	return addEvents(t, id, now, evs...)
 }
 
 // reported is the limit a held confirmation is logged under: spacing is
@@ -450,11 +433,12 @@ func recordHeld(t *txn, reason string, now time.Time) error {
 func (s *Store) logHeld(reason string, now time.Time) {
 	s.heldMu.Lock()
 	last, seen := s.heldLogged[reason]
-	if !seen || now.Sub(last) >= time.Hour {
+	due := !seen || now.Sub(last) >= time.Hour
+	if due {
 		s.heldLogged[reason] = now
 	}
 	s.heldMu.Unlock()
-	if !seen || now.Sub(last) >= time.Hour {
+	if due {
 		s.log.Warn("signup: emails held back by a limit (reported once an hour; kb subscribers stats counts them)",
 			"reason", reason)
 	}

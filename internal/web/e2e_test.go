@@ -604,3 +604,44 @@ func TestNameValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmBodies: the confirm button's POST refuses bodies it cannot
+// read and confirms nothing then; a cross-site POST with the token (as a
+// mail client or an old form might send) still confirms, since the token
+// from the email is the authorisation, as for unsubscribing.
+func TestConfirmBodies(t *testing.T) {
+	tests := []struct {
+		name        string
+		body        string
+		contentType string
+		crossSite   bool
+		wantStatus  int
+		confirmed   bool
+	}{
+		{"button (empty form)", "", mediaForm, false, http.StatusOK, true},
+		{"cross-site", "", mediaForm, true, http.StatusOK, true},
+		{"malformed urlencoded", "a=%zz", mediaForm, false, http.StatusBadRequest, false},
+		{"oversized", "pad=" + strings.Repeat("x", maxLinkBody), mediaForm, false, http.StatusRequestEntityTooLarge, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			sub, _, err := e.store.Subscribe(context.Background(), store.SignupRequest{Email: "potw@example.pl"}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodPost, relative(t, e.links.Confirm(sub.ID, sub.LinkKey, t0)), strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.contentType)
+			if tt.crossSite {
+				r.Header.Set("Sec-Fetch-Site", "cross-site")
+			}
+			w := e.do(r)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d\n%s", w.Code, tt.wantStatus, w.Body)
+			}
+			if got := e.subscriber("potw@example.pl").Status == store.StatusConfirmed; got != tt.confirmed {
+				t.Fatalf("confirmed = %v, want %v", got, tt.confirmed)
+			}
+		})
+	}
+}

@@ -86,7 +86,16 @@ type WhitepaperParams struct {
 type NewsletterParams struct {
 	Since            time.Time `toml:"-"`
 	FullTextMaxWords int       `toml:"full_text_max_words"`
-	Frequency        string    `toml:"frequency"`
+	// Frequency says how often a guide goes out, in the readers' words
+	// (the newsletter page, the welcome email).
+	Frequency string `toml:"frequency"`
+	// Topics readers choose from; a guide without topics goes to everyone.
+	Topics []Topic `toml:"topics"`
+	// Digest is when readers who chose the digest get it.
+	Digest Digest `toml:"digest"`
+	// Welcome lists the slugs of the guides the welcome email suggests to
+	// start with (3–5; kb build fails on one that is not a guide).
+	Welcome []string `toml:"welcome"`
 }
 
 // SignupParams controls the signup form's consent and cross-origin use.
@@ -215,6 +224,9 @@ func (c *Config) validate() error {
 		return errors.New("params.firm.name and params.firm.address are required (every email carries the postal address)")
 	}
 	if err := c.Params.Firm.validate(); err != nil {
+		return err
+	}
+	if err := c.Params.Newsletter.validate(); err != nil {
 		return err
 	}
 	for _, o := range c.Params.Signup.AllowedOrigins {

@@ -17,9 +17,12 @@ type Guide struct {
 	Permalink string
 	// OutputPath is the built page relative to the publish directory,
 	// e.g. "poradniki/zalegla-faktura/index.html".
-	OutputPath  string
-	Date        time.Time
-	Tags        []string
+	OutputPath string
+	Date       time.Time
+	Tags       []string
+	// Topics are the newsletter topics (config ids) the guide belongs to;
+	// none means every subscriber gets it.
+	Topics      []string
 	WordCount   int
 	ReadingTime int // minutes
 	// Newsletter is false when the front matter says newsletter: false.

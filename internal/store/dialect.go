@@ -47,6 +47,8 @@ func newSQLiteDialect() *dialect {
 			"{{false}}", "0",
 			"{{without_rowid}}", " WITHOUT ROWID",
 			"{{random_key}}", "lower(hex(randomblob(12)))",
+			// AUTOINCREMENT's counter follows a renamed table by itself.
+			"{{sync_identity:mail_queue}}", "SELECT 1",
 		),
 	}
 }
@@ -65,6 +67,9 @@ func newPostgresDialect() *dialect {
 			"{{without_rowid}}", "",
 			// 96 random bits of a version 4 UUID, like randomblob(12).
 			"{{random_key}}", "substr(replace(gen_random_uuid()::text, '-', ''), 1, 24)",
+			// A copied table's identity starts at 1: move it past the
+			// copied ids.
+			"{{sync_identity:mail_queue}}", "SELECT setval(pg_get_serial_sequence('mail_queue', 'id'), COALESCE((SELECT MAX(id) FROM mail_queue), 0) + 1, false)",
 		),
 	}
 }

@@ -50,18 +50,19 @@ var dumpTables = []dumpTable{
 	table("subscribers", "id", true, `id:i email:t email_key:t name:t status:t whitepaper_requested:b
 		consent_at:n consent_version:t consent_source:t consent_ip:t created_at:i updated_at:i
 		confirmed_at:n unsubscribed_at:n bounced_at:n complained_at:n last_confirmation_at:n last_whitepaper_at:n
-		link_key:t pending_since:n confirm_user_agent:t`),
+		link_key:t pending_since:n confirm_user_agent:t frequency:t topics_off:t`),
 	table("subscriber_events", "id", true, "id:i subscriber_id:i at:i type:t detail:t"),
 	table("erased", "email_hash{{binary}}", false, "email_hash:t erased_at:i"),
 	table("mail_queue", "id", true, `id:i kind:t subscriber_id:i to_email:t to_name:t status:t attempts:i
 		next_attempt_at:i locked_until:n locked_by:t last_error:t message_id:t created_at:i sent_at:n failed_at:n`),
 	table("campaigns", "id", true, `id:i slug:t title:t subject:t state:t test_mode:b deliver_at:n batch_size:i
 		created_at:i started_at:n finished_at:n error:t recipients_count:i batches_count:i sent_count:i
-		resolved_count:i skipped_count:i failed_count:i`),
+		resolved_count:i skipped_count:i failed_count:i kind:t topics:t`),
 	table("campaign_batches", "id", true, `id:i campaign_id:i seq:i state:t size:i attempts:i started_at:n sent_at:n
-		message_id:t error:t`),
+		message_id:t error:t variant:t`),
 	table("campaign_recipients", "campaign_id, batch_seq, subscriber_id", false, `campaign_id:i batch_seq:i subscriber_id:i
-		email:t name:t state:t sent_at:n`),
+		email:t name:t state:t sent_at:n variant:t`),
+	table("digest_items", "subscriber_id, campaign_id", false, "subscriber_id:i campaign_id:i queued_at:i"),
 	table("webhook_tokens", "token{{binary}}", false, "token:t seen_at:i"),
 	table("confirmation_sends", "at, mailbox{{binary}}", false, "mailbox:t domain:t at:i"),
 	table("mail_held", "id", true, "id:i at:i reason:t"),

@@ -179,6 +179,7 @@ func deleteSubscribers(t *txn, where string, args ...any) (err error) {
 		"UPDATE campaign_recipients SET email = '', name = '' WHERE subscriber_id IN (" + ids + ")",
 		"DELETE FROM subscriber_events WHERE subscriber_id IN (" + ids + ")",
 		"DELETE FROM mail_queue WHERE subscriber_id IN (" + ids + ")",
+		"DELETE FROM digest_items WHERE subscriber_id IN (" + ids + ")",
 	} {
 		if _, err := t.exec(q, args...); err != nil {
 			return err

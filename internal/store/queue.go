@@ -17,6 +17,7 @@ type MailKind string
 const (
 	MailConfirm    MailKind = "confirm"    // double opt-in link
 	MailWhitepaper MailKind = "whitepaper" // the download link
+	MailWelcome    MailKind = "welcome"    // after confirming; carries the download link if asked for
 )
 
 // MailStatus is where a queued email stands.

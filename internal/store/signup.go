@@ -194,7 +194,7 @@ func (s *Store) subscribeTx(t *txn, email, key, name string, wantsWP bool, c Con
 // queued unless held says otherwise; inserted is false when the address is
 // already there.
 func (s *Store) insertSubscriber(t *txn, email, key, name string, wantsWP bool, c Consent, held string, now time.Time) (sub Subscriber, out SignupOutcome, inserted bool, err error) {
-	sub = Subscriber{Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP,
+	sub = Subscriber{Email: email, Name: name, Status: StatusPending, WhitepaperRequested: wantsWP, Frequency: FrequencyEach,
 		Consent: c, CreatedAt: now, UpdatedAt: now, PendingSince: now, LinkKey: newLinkKey()}
 	if held == "" {
 		sub.LastConfirmationAt = now
@@ -469,7 +469,8 @@ const (
 // whitepaper queued if it was asked for, other queued confirmations
 // cancelled. Confirming twice is harmless. A link issued before the
 // subscriber's latest unsubscribe or bounce is refused: that consent was
-// withdrawn.
+// withdrawn. Confirming queues the welcome email (with the whitepaper
+// link when it was asked for).
 func (s *Store) Confirm(ctx context.Context, link Link, userAgent string, issuedAt, now time.Time) (Subscriber, ConfirmOutcome, error) {
 	now = norm(now)
 	userAgent = sanitize(userAgent, maxUserAgentLen)
@@ -497,16 +498,20 @@ func (s *Store) Confirm(ctx context.Context, link Link, userAgent string, issued
 		}
 		out = ConfirmDone
 		sub.Status, sub.ConfirmedAt, sub.UpdatedAt, sub.ConfirmUserAgent = StatusConfirmed, now, now, userAgent
-		evs := []event{{EventConfirmed, userAgent}}
+		// A new subscription starts with every topic and each guide, even
+		// for someone who once turned everything off and left.
+		sub.Frequency, sub.TopicsOff = FrequencyEach, nil
+		// One welcome email; it carries the whitepaper link if asked for.
+		evs := []event{{EventConfirmed, userAgent}, {EventWelcomeQueued, ""}}
+		if err := queueMail(t, MailWelcome, sub, now); err != nil {
+			return err
+		}
 		if sub.WhitepaperRequested {
 			sub.LastWhitepaperAt = now
-			if err := queueMail(t, MailWhitepaper, sub, now); err != nil {
-				return err
-			}
-			evs = append(evs, event{EventWhitepaperQueued, "confirmation"})
+			evs = append(evs, event{EventWhitepaperQueued, "welcome"})
 		}
 		if _, err := t.exec(`UPDATE subscribers SET status = 'confirmed', confirmed_at = ?, confirm_user_agent = ?,
-				updated_at = ?, last_whitepaper_at = ? WHERE id = ?`,
+				updated_at = ?, last_whitepaper_at = ?, frequency = 'each', topics_off = '' WHERE id = ?`,
 			dbTime(now), userAgent, dbTime(now), dbTime(sub.LastWhitepaperAt), sub.ID); err != nil {
 			return err
 		}

@@ -67,6 +67,11 @@ type Subscriber struct {
 	// ConfirmUserAgent is the consent evidence of the confirming request
 	// (its time is ConfirmedAt).
 	ConfirmUserAgent string `json:"confirm_user_agent,omitempty"`
+	// Frequency is whether the subscriber gets each guide or the digest.
+	Frequency Frequency `json:"frequency"`
+	// TopicsOff are the topics the subscriber turned off; a topic added
+	// to the site later reaches them (see Topics).
+	TopicsOff []string `json:"topics_off,omitempty"`
 	// LinkKey is the random key that the row's emailed links carry; not
 	// personal data, and not shown.
 	LinkKey string `json:"-"`
@@ -95,18 +100,20 @@ func (l Link) matches(sub Subscriber) bool {
 const subscriberCols = `id, email, name, status, whitepaper_requested,
 	consent_at, consent_version, consent_source, consent_ip,
 	created_at, updated_at, confirmed_at, unsubscribed_at, bounced_at, complained_at,
-	last_confirmation_at, last_whitepaper_at, pending_since, confirm_user_agent, link_key`
+	last_confirmation_at, last_whitepaper_at, pending_since, confirm_user_agent, link_key, frequency, topics_off`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanSubscriber(r scanner) (Subscriber, error) {
 	var s Subscriber
+	var topicsOff string
 	err := r.Scan(&s.ID, &s.Email, &s.Name, &s.Status, &s.WhitepaperRequested,
 		scanTime(&s.Consent.At), &s.Consent.Version, &s.Consent.Source, &s.Consent.IP,
 		scanTime(&s.CreatedAt), scanTime(&s.UpdatedAt), scanTime(&s.ConfirmedAt),
 		scanTime(&s.UnsubscribedAt), scanTime(&s.BouncedAt), scanTime(&s.ComplainedAt),
 		scanTime(&s.LastConfirmationAt), scanTime(&s.LastWhitepaperAt), scanTime(&s.PendingSince),
-		&s.ConfirmUserAgent, &s.LinkKey)
+		&s.ConfirmUserAgent, &s.LinkKey, &s.Frequency, &topicsOff)
+	s.TopicsOff = splitTopics(topicsOff)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, ErrNotFound
 	}
@@ -119,6 +126,8 @@ const (
 	EventConfirmationQueued = "confirmation_queued"
 	EventConfirmed          = "confirmed"
 	EventWhitepaperQueued   = "whitepaper_queued"
+	EventWelcomeQueued      = "welcome_queued"
+	EventPreferences        = "preferences"
 	EventUnsubscribed       = "unsubscribed"
 	EventBounced            = "bounced"
 	EventComplained         = "complained"

@@ -11,6 +11,7 @@ const (
 	ConfirmPath     = "/api/confirm"
 	UnsubscribePath = "/api/unsubscribe"
 	WhitepaperPath  = "/api/whitepaper"
+	PreferencesPath = "/api/preferences"
 )
 
 // How long links stay valid. Unsubscribe links never expire.
@@ -48,4 +49,9 @@ func (l *Links) Unsubscribe(subscriberID int64, key string) string {
 // Whitepaper is the gated download link for a subscriber, valid until expires.
 func (l *Links) Whitepaper(subscriberID int64, key string, expires time.Time) string {
 	return l.url(WhitepaperPath, l.signer.Sign(Claims{Purpose: Whitepaper, SubscriberID: subscriberID, Key: key, Expires: expires}))
+}
+
+// Preferences is the permanent link to the subscriber's preference page.
+func (l *Links) Preferences(subscriberID int64, key string) string {
+	return l.url(PreferencesPath, l.signer.Sign(Claims{Purpose: Preferences, SubscriberID: subscriberID, Key: key}))
 }

@@ -20,6 +20,9 @@ const (
 	Confirm     Purpose = 'c'
 	Unsubscribe Purpose = 'u'
 	Whitepaper  Purpose = 'w'
+	// Preferences opens a subscriber's preference page (topics, frequency,
+	// their data); it never expires, and erasure revokes it with the row.
+	Preferences Purpose = 'p'
 )
 
 // Errors returned by Verify; callers show readers a different page for each.

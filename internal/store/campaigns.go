@@ -49,11 +49,22 @@ const (
 // MaxBatchSize is the most recipients Mailgun takes in one batch message.
 const MaxBatchSize = 1000
 
+// CampaignKind says what a campaign sends.
+type CampaignKind string
+
+const (
+	KindGuide  CampaignKind = "guide"  // one guide to the readers who get each guide
+	KindDigest CampaignKind = "digest" // each digest reader's new guides
+)
+
 // CampaignSpec describes a campaign to create.
 type CampaignSpec struct {
-	Slug      string // unique: one campaign per guide
-	Title     string
-	Subject   string
+	Slug    string // unique: one campaign per guide
+	Title   string
+	Subject string
+	// Topics are the guide's topics: only subscribers who have not turned
+	// all of them off get it. None: everyone.
+	Topics    []string
 	TestMode  bool
 	DeliverAt time.Time // zero: as soon as possible
 	BatchSize int       // 0: MaxBatchSize
@@ -63,6 +74,8 @@ type CampaignSpec struct {
 type Campaign struct {
 	ID         int64         `json:"id"`
 	Slug       string        `json:"slug"`
+	Kind       CampaignKind  `json:"kind"`
+	Topics     []string      `json:"topics,omitempty"`
 	Title      string        `json:"title"`
 	Subject    string        `json:"subject"`
 	State      CampaignState `json:"state"`
@@ -93,6 +106,9 @@ type Batch struct {
 	SentAt     time.Time  `json:"sent_at,omitzero"`
 	MessageID  string     `json:"message_id,omitempty"`
 	Error      string     `json:"error,omitempty"`
+	// Variant: in a digest, the ids of the guide campaigns its recipients
+	// get, ascending; "" in a guide's campaign.
+	Variant string `json:"variant,omitempty"`
 }
 
 // Recipient is one address of a batch to send to.
@@ -105,25 +121,27 @@ type Recipient struct {
 
 const campaignCols = `id, slug, title, subject, state, test_mode, deliver_at, batch_size, created_at,
 	started_at, finished_at, error, recipients_count, batches_count, sent_count, resolved_count,
-	skipped_count, failed_count`
+	skipped_count, failed_count, kind, topics`
 
 func scanCampaign(r scanner) (Campaign, error) {
 	var c Campaign
+	var topics string
 	err := r.Scan(&c.ID, &c.Slug, &c.Title, &c.Subject, &c.State, &c.TestMode, scanTime(&c.DeliverAt),
 		&c.BatchSize, scanTime(&c.CreatedAt), scanTime(&c.StartedAt), scanTime(&c.FinishedAt), &c.Error,
-		&c.Recipients, &c.Batches, &c.Sent, &c.Resolved, &c.Skipped, &c.Failed)
+		&c.Recipients, &c.Batches, &c.Sent, &c.Resolved, &c.Skipped, &c.Failed, &c.Kind, &topics)
+	c.Topics = splitTopics(topics)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
 	}
 	return c, err
 }
 
-const batchCols = "id, campaign_id, seq, state, size, attempts, started_at, sent_at, message_id, error"
+const batchCols = "id, campaign_id, seq, state, size, attempts, started_at, sent_at, message_id, error, variant"
 
 func scanBatch(r scanner) (Batch, error) {
 	var b Batch
 	err := r.Scan(&b.ID, &b.CampaignID, &b.Seq, &b.State, &b.Size, &b.Attempts,
-		scanTime(&b.StartedAt), scanTime(&b.SentAt), &b.MessageID, &b.Error)
+		scanTime(&b.StartedAt), scanTime(&b.SentAt), &b.MessageID, &b.Error, &b.Variant)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, ErrNotFound
 	}
@@ -156,11 +174,13 @@ func (spec *CampaignSpec) clean() error {
 	return nil
 }
 
-// CreateCampaign creates a campaign and fixes its recipients: the confirmed
-// subscribers at this moment, numbered into batches of spec.BatchSize. It
-// is one transaction, and the recipient list is built inside the database,
-// so memory does not grow with the number of subscribers. A slug that
-// already has a campaign gives ErrCampaignExists.
+// CreateCampaign creates a guide's campaign and fixes its recipients: the
+// confirmed subscribers at this moment who get each guide and have not
+// turned off all of its topics, numbered into batches of spec.BatchSize.
+// The confirmed digest readers it matches get it queued for their next
+// digest instead (digest_items). It is one transaction, and the lists are
+// built inside the database, so memory does not grow with the number of
+// subscribers. A slug that already has a campaign gives ErrCampaignExists.
 func (s *Store) CreateCampaign(ctx context.Context, spec CampaignSpec, now time.Time) (Campaign, error) {
 	if err := spec.clean(); err != nil {
 		return Campaign{}, err
@@ -168,39 +188,172 @@ func (s *Store) CreateCampaign(ctx context.Context, spec CampaignSpec, now time.
 	now = norm(now)
 	var c Campaign
 	err := s.tx(ctx, func(t *txn) error {
-		var id int64
-		err := t.queryRow(`INSERT INTO campaigns (slug, title, subject, state, test_mode, deliver_at, batch_size, created_at)
-			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING RETURNING id`,
-			spec.Slug, spec.Title, spec.Subject, spec.TestMode, dbTime(norm(spec.DeliverAt)), spec.BatchSize, dbTime(now)).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %q", ErrCampaignExists, spec.Slug)
-		}
+		id, err := insertCampaign(t, spec, KindGuide, now)
 		if err != nil {
 			return err
 		}
+		match, matchArgs := topicsMatch(spec.Topics)
 		recipients, err := affected(t.exec(`INSERT INTO campaign_recipients (campaign_id, subscriber_id, batch_seq, email, name, state)
-			SELECT CAST(? AS BIGINT), id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / CAST(? AS BIGINT), email, name, 'pending'
-			FROM subscribers WHERE status = 'confirmed'`, id, spec.BatchSize))
+			SELECT CAST(? AS BIGINT), s.id, (ROW_NUMBER() OVER (ORDER BY s.id) - 1) / CAST(? AS BIGINT), s.email, s.name, 'pending'
+			FROM subscribers s WHERE s.status = 'confirmed' AND s.frequency = 'each' AND `+match,
+			append([]any{id, spec.BatchSize}, matchArgs...)...))
 		if err != nil {
 			return fmt.Errorf("fix recipients: %w", err)
 		}
-		batches, err := affected(t.exec(`INSERT INTO campaign_batches (campaign_id, seq, state, size, attempts)
-			SELECT campaign_id, batch_seq, 'pending', COUNT(*), 0
-			FROM campaign_recipients WHERE campaign_id = ? GROUP BY campaign_id, batch_seq`, id))
-		if err != nil {
-			return fmt.Errorf("create batches: %w", err)
+		if _, err := t.exec(`INSERT INTO digest_items (subscriber_id, campaign_id, queued_at)
+			SELECT s.id, CAST(? AS BIGINT), CAST(? AS BIGINT) FROM subscribers s
+			WHERE s.status = 'confirmed' AND s.frequency = 'digest' AND `+match,
+			append([]any{id, dbTime(now)}, matchArgs...)...); err != nil {
+			return fmt.Errorf("queue for digests: %w", err)
 		}
-		if _, err := t.exec("UPDATE campaigns SET recipients_count = ?, batches_count = ? WHERE id = ?",
-			recipients, batches, id); err != nil {
-			return err
-		}
-		c, err = scanCampaign(t.queryRow("SELECT "+campaignCols+" FROM campaigns WHERE id = ?", id))
+		c, err = finishCreate(t, id, recipients)
 		return err
 	})
 	if err != nil {
 		return Campaign{}, fmt.Errorf("store: create campaign %q: %w", spec.Slug, err)
 	}
 	return c, nil
+}
+
+// CreateDigest creates a digest campaign: every confirmed subscriber with
+// guides waiting for their digest becomes one recipient, whatever their
+// frequency is now (someone who switched back to each guide still gets
+// what was waiting), with the waiting guides that are still on their
+// topics. Recipients with the same guides share batches (Batch.Variant),
+// so a batch is one rendered body. The waiting rows are claimed and
+// deleted in the same transaction: a guide goes into one digest only, and
+// a second digest right after has no recipients. Memory does not grow
+// with the number of subscribers.
+func (s *Store) CreateDigest(ctx context.Context, spec CampaignSpec, now time.Time) (Campaign, error) {
+	spec.Topics = nil
+	if err := spec.clean(); err != nil {
+		return Campaign{}, err
+	}
+	now = norm(now)
+	var c Campaign
+	err := s.tx(ctx, func(t *txn) error {
+		id, err := insertCampaign(t, spec, KindDigest, now)
+		if err != nil {
+			return err
+		}
+		if err := dropStaleDigestItems(t); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE digest_items SET digest_id = ? WHERE digest_id IS NULL`, id); err != nil {
+			return fmt.Errorf("claim waiting guides: %w", err)
+		}
+		recipients, err := affected(t.exec(fmt.Sprintf(`WITH per_sub AS (
+				SELECT subscriber_id AS sid, %s AS variant FROM digest_items WHERE digest_id = ? GROUP BY subscriber_id
+			), variants AS (
+				SELECT variant, (COUNT(*) + CAST(? AS BIGINT) - 1) / CAST(? AS BIGINT) AS nb FROM per_sub GROUP BY variant
+			), offsets AS (
+				SELECT variant, CAST(SUM(nb) OVER (ORDER BY variant) - nb AS BIGINT) AS first FROM variants
+			)
+			INSERT INTO campaign_recipients (campaign_id, subscriber_id, batch_seq, email, name, state, variant)
+			SELECT CAST(? AS BIGINT), p.sid,
+				o.first + (ROW_NUMBER() OVER (PARTITION BY p.variant ORDER BY p.sid) - 1) / CAST(? AS BIGINT),
+				s.email, s.name, 'pending', p.variant
+			FROM per_sub p JOIN offsets o ON o.variant = p.variant JOIN subscribers s ON s.id = p.sid`,
+			fmt.Sprintf(t.d.joinIDs, "campaign_id")),
+			id, spec.BatchSize, spec.BatchSize, id, spec.BatchSize))
+		if err != nil {
+			return fmt.Errorf("fix recipients: %w", err)
+		}
+		if _, err := t.exec("DELETE FROM digest_items WHERE digest_id = ?", id); err != nil {
+			return fmt.Errorf("delete claimed guides: %w", err)
+		}
+		c, err = finishCreate(t, id, recipients)
+		return err
+	})
+	if err != nil {
+		return Campaign{}, fmt.Errorf("store: create digest %q: %w", spec.Slug, err)
+	}
+	return c, nil
+}
+
+// dropStaleDigestItems deletes waiting guides that will never be sent:
+// their subscriber is no longer confirmed, or has since turned off every
+// topic of the guide.
+func dropStaleDigestItems(t *txn) error {
+	if _, err := t.exec(`DELETE FROM digest_items WHERE digest_id IS NULL AND subscriber_id IN
+			(SELECT id FROM subscribers WHERE status <> 'confirmed')`); err != nil {
+		return fmt.Errorf("drop guides of subscribers who left: %w", err)
+	}
+	// One statement per guide with readers waiting: a handful, each an
+	// indexed range of digest_items.
+	rows, err := t.query(`SELECT c.id, c.topics FROM campaigns c
+		WHERE c.topics <> '' AND EXISTS (SELECT 1 FROM digest_items d WHERE d.campaign_id = c.id AND d.digest_id IS NULL)`)
+	if err != nil {
+		return err
+	}
+	type guideTopics struct {
+		id     int64
+		topics []string
+	}
+	var list []guideTopics
+	for rows.Next() {
+		var g guideTopics
+		var topics string
+		if err := rows.Scan(&g.id, &topics); err != nil {
+			rows.Close()
+			return err
+		}
+		g.topics = splitTopics(topics)
+		list = append(list, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, g := range list {
+		match, args := topicsMatch(g.topics)
+		if _, err := t.exec(`DELETE FROM digest_items WHERE campaign_id = ? AND digest_id IS NULL AND subscriber_id IN
+				(SELECT s.id FROM subscribers s WHERE NOT (`+match+`))`, append([]any{g.id}, args...)...); err != nil {
+			return fmt.Errorf("drop guides off their readers' topics: %w", err)
+		}
+	}
+	return nil
+}
+
+// DigestWaiting counts the confirmed subscribers with guides waiting for
+// their next digest (what CreateDigest would send to, before the topic
+// check).
+func (s *Store) DigestWaiting(ctx context.Context) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT COUNT(DISTINCT d.subscriber_id) FROM digest_items d
+		JOIN subscribers s ON s.id = d.subscriber_id WHERE d.digest_id IS NULL AND s.status = 'confirmed'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: digest readers waiting: %w", err)
+	}
+	return n, nil
+}
+
+func insertCampaign(t *txn, spec CampaignSpec, kind CampaignKind, now time.Time) (int64, error) {
+	var id int64
+	err := t.queryRow(`INSERT INTO campaigns (slug, kind, topics, title, subject, state, test_mode, deliver_at, batch_size, created_at)
+		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING RETURNING id`,
+		spec.Slug, string(kind), joinTopics(spec.Topics), spec.Title, spec.Subject, spec.TestMode,
+		dbTime(norm(spec.DeliverAt)), spec.BatchSize, dbTime(now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%w: %q", ErrCampaignExists, spec.Slug)
+	}
+	return id, err
+}
+
+// finishCreate numbers the new campaign's batches from its recipients and
+// stores the counts.
+func finishCreate(t *txn, id, recipients int64) (Campaign, error) {
+	batches, err := affected(t.exec(`INSERT INTO campaign_batches (campaign_id, seq, state, size, attempts, variant)
+		SELECT campaign_id, batch_seq, 'pending', COUNT(*), 0, MIN(variant)
+		FROM campaign_recipients WHERE campaign_id = ? GROUP BY campaign_id, batch_seq`, id))
+	if err != nil {
+		return Campaign{}, fmt.Errorf("create batches: %w", err)
+	}
+	if _, err := t.exec("UPDATE campaigns SET recipients_count = ?, batches_count = ? WHERE id = ?",
+		recipients, batches, id); err != nil {
+		return Campaign{}, err
+	}
+	return scanCampaign(t.queryRow("SELECT "+campaignCols+" FROM campaigns WHERE id = ?", id))
 }
 
 // Campaign returns campaign id, or ErrNotFound.

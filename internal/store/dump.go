@@ -54,7 +54,7 @@ var dumpTables = []dumpTable{
 	table("subscriber_events", "id", true, "id:i subscriber_id:i at:i type:t detail:t"),
 	table("erased", "email_hash{{binary}}", false, "email_hash:t erased_at:i"),
 	table("mail_queue", "id", true, `id:i kind:t subscriber_id:i to_email:t to_name:t status:t attempts:i
-		next_attempt_at:i locked_until:n locked_by:t last_error:t message_id:t created_at:i sent_at:n failed_at:n`),
+		next_attempt_at:i locked_until:n locked_by:t last_error:t message_id:t created_at:i sent_at:n failed_at:n whitepaper:b`),
 	table("campaigns", "id", true, `id:i slug:t title:t subject:t state:t test_mode:b deliver_at:n batch_size:i
 		created_at:i started_at:n finished_at:n error:t recipients_count:i batches_count:i sent_count:i
 		resolved_count:i skipped_count:i failed_count:i kind:t topics:t`),
@@ -62,7 +62,7 @@ var dumpTables = []dumpTable{
 		message_id:t error:t variant:t`),
 	table("campaign_recipients", "campaign_id, batch_seq, subscriber_id", false, `campaign_id:i batch_seq:i subscriber_id:i
 		email:t name:t state:t sent_at:n variant:t`),
-	table("digest_items", "subscriber_id, campaign_id", false, "subscriber_id:i campaign_id:i queued_at:i"),
+	table("digest_items", "subscriber_id, campaign_id", false, "subscriber_id:i campaign_id:i queued_at:i digest_id:n"),
 	table("webhook_tokens", "token{{binary}}", false, "token:t seen_at:i"),
 	table("confirmation_sends", "at, mailbox{{binary}}", false, "mailbox:t domain:t at:i"),
 	table("mail_held", "id", true, "id:i at:i reason:t"),

@@ -149,10 +149,10 @@ func TestPersonAndErase(t *testing.T) {
 		for _, e := range p.Events {
 			types = append(types, e.Type)
 		}
-		if strings.Join(types, ",") != "signup,confirmation_queued,confirmed,whitepaper_queued" {
+		if strings.Join(types, ",") != "signup,confirmation_queued,confirmed,welcome_queued,whitepaper_queued" {
 			t.Errorf("events %v", types)
 		}
-		if len(p.Mails) != 2 || p.Mails[0].Kind != MailConfirm || p.Mails[0].Status != MailCancelled || p.Mails[1].Kind != MailWhitepaper {
+		if len(p.Mails) != 2 || p.Mails[0].Kind != MailConfirm || p.Mails[0].Status != MailCancelled || p.Mails[1].Kind != MailWelcome {
 			t.Errorf("mails %+v", p.Mails)
 		}
 		if len(p.Deliveries) != 1 || p.Deliveries[0].CampaignSlug != "p" || p.Deliveries[0].State != RecipientSent ||

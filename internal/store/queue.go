@@ -43,8 +43,9 @@ type QueuedMail struct {
 	LinkKey   string
 	Attempts  int // including the current one
 	CreatedAt time.Time
-	// WantsWhitepaper is whether the subscriber asked for the whitepaper,
-	// as it stands when the email is claimed (a confirmation mentions it).
+	// WantsWhitepaper: a confirmation mentions the whitepaper (the
+	// subscriber asked for it, as it stands when claimed); a welcome
+	// carries its download link (asked for when it was queued).
 	WantsWhitepaper bool
 	// Claim is the token of the claim that leased this email, stored as
 	// its locked_by: only that claim may renew the lease or record an
@@ -52,11 +53,13 @@ type QueuedMail struct {
 	Claim string
 }
 
-// queueMail queues kind for sub, due at once, addressed as sub is now.
+// queueMail queues kind for sub, due at once, addressed as sub is now. A
+// welcome email carries the whitepaper link if sub asked for it by now.
 func queueMail(t *txn, kind MailKind, sub Subscriber, now time.Time) error {
-	_, err := t.exec(`INSERT INTO mail_queue (kind, subscriber_id, to_email, to_name, status, attempts, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, 'queued', 0, ?, ?)`,
-		string(kind), sub.ID, sub.Email, "", dbTime(now), dbTime(now)) // no name: see emails.Greeting
+	_, err := t.exec(`INSERT INTO mail_queue (kind, subscriber_id, to_email, to_name, status, attempts, next_attempt_at, created_at, whitepaper)
+		VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)`,
+		string(kind), sub.ID, sub.Email, "", dbTime(now), dbTime(now), // no name: see emails.Greeting
+		kind == MailWelcome && sub.WhitepaperRequested)
 	if err != nil {
 		return fmt.Errorf("queue %s email: %w", kind, err)
 	}
@@ -116,7 +119,8 @@ func (s *Store) ClaimMail(ctx context.Context, worker string, limit int, lease t
 // The two halves of ClaimMail; %s is the dialect's SKIP LOCKED clause.
 const (
 	claimReturning = `id, kind, subscriber_id, to_email, to_name, attempts, created_at,
-		(SELECT s.whitepaper_requested FROM subscribers s WHERE s.id = mail_queue.subscriber_id),
+		CASE WHEN kind = 'welcome' THEN whitepaper
+			ELSE (SELECT s.whitepaper_requested FROM subscribers s WHERE s.id = mail_queue.subscriber_id) END,
 		(SELECT s.link_key FROM subscribers s WHERE s.id = mail_queue.subscriber_id)`
 	claimExpired = `UPDATE mail_queue SET attempts = attempts + 1, locked_by = ?, locked_until = ?
 		WHERE id IN (SELECT id FROM mail_queue WHERE status = 'sending' AND locked_until <= ?

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,14 @@ import (
 func queuedMails(t testing.TB, s *Store, subID int64, kind MailKind) int {
 	t.Helper()
 	return countRows(t, s, "SELECT COUNT(*) FROM mail_queue WHERE subscriber_id = ? AND kind = ? AND status = 'queued'", subID, string(kind))
+}
+
+// queuedDownloads counts the queued emails that carry the whitepaper link:
+// whitepaper emails, and the welcome email of someone who asked for it.
+func queuedDownloads(t testing.TB, s *Store, subID int64) int {
+	t.Helper()
+	return countRows(t, s, `SELECT COUNT(*) FROM mail_queue q WHERE q.subscriber_id = ? AND q.status = 'queued'
+		AND (q.kind = 'whitepaper' OR (q.kind = 'welcome' AND q.whitepaper = ?))`, subID, true)
 }
 
 func TestSubscribeRules(t *testing.T) {
@@ -99,7 +108,7 @@ func TestSubscribeRules(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got != sub {
+				if !reflect.DeepEqual(got, sub) {
 					t.Errorf("Subscribe returned\n%+v\nstored\n%+v", sub, got)
 				}
 				if got.Status != tt.wantStatus || got.WhitepaperRequested != tt.wantWPFlag {
@@ -108,7 +117,7 @@ func TestSubscribeRules(t *testing.T) {
 				if n := queuedMails(t, s, sub.ID, MailConfirm); n != tt.wantConfirms {
 					t.Errorf("%d confirmations queued, want %d", n, tt.wantConfirms)
 				}
-				if n := queuedMails(t, s, sub.ID, MailWhitepaper); n != tt.wantWhitepaps {
+				if n := queuedDownloads(t, s, sub.ID); n != tt.wantWhitepaps {
 					t.Errorf("%d whitepapers queued, want %d", n, tt.wantWhitepaps)
 				}
 				if out.ConfirmationQueued() != (out == SignupCreated || out == SignupResent || out == SignupResubscribed) {
@@ -296,8 +305,13 @@ func TestConfirm(t *testing.T) {
 			if n := queuedMails(t, s, sub.ID, MailConfirm); n != 0 {
 				t.Errorf("%d confirmations still queued", n)
 			}
-			if n := queuedMails(t, s, sub.ID, MailWhitepaper); n != 1 {
-				t.Errorf("%d whitepapers queued, want 1", n)
+			// One welcome email, carrying the download link; no separate
+			// whitepaper email.
+			if n := queuedMails(t, s, sub.ID, MailWelcome); n != 1 {
+				t.Errorf("%d welcome emails queued, want 1", n)
+			}
+			if n := queuedMails(t, s, sub.ID, MailWhitepaper); n != 0 {
+				t.Errorf("%d whitepaper emails queued besides the welcome, want 0", n)
 			}
 			// Repeated clicks change nothing and queue nothing.
 			for range 3 {
@@ -306,8 +320,8 @@ func TestConfirm(t *testing.T) {
 					t.Errorf("repeat: %s %v %v", out, again.ConfirmedAt, err)
 				}
 			}
-			if n := queuedMails(t, s, sub.ID, MailWhitepaper); n != 1 {
-				t.Errorf("%d whitepapers queued after repeats, want 1", n)
+			if n := queuedDownloads(t, s, sub.ID); n != 1 {
+				t.Errorf("%d whitepaper links queued after repeats, want 1", n)
 			}
 		})
 		t.Run("without whitepaper", func(t *testing.T) {
@@ -315,8 +329,11 @@ func TestConfirm(t *testing.T) {
 			if _, out, err := s.Confirm(ctx, sub.Link(), "", t0, t0.Add(time.Minute)); err != nil || out != ConfirmDone {
 				t.Fatal(out, err)
 			}
-			if n := countRows(t, s, "SELECT COUNT(*) FROM mail_queue WHERE subscriber_id = ? AND status = 'queued'", sub.ID); n != 0 {
-				t.Errorf("%d emails queued, want none", n)
+			if n := countRows(t, s, "SELECT COUNT(*) FROM mail_queue WHERE subscriber_id = ? AND status = 'queued'", sub.ID); n != 1 {
+				t.Errorf("%d emails queued, want the welcome only", n)
+			}
+			if n := queuedMails(t, s, sub.ID, MailWelcome); n != 1 {
+				t.Errorf("%d welcome emails queued, want 1", n)
 			}
 		})
 		t.Run("unknown id", func(t *testing.T) {
@@ -518,7 +535,7 @@ func TestListSubscribersAndStats(t *testing.T) {
 				t.Errorf("Stats[%s] = %d, want %d", k, st.Subscribers[k], v)
 			}
 		}
-		if st.MailQueued != 5 || st.MailFailed != 0 || st.Campaigns != 0 {
+		if st.MailQueued != 7 || st.MailFailed != 0 || st.Campaigns != 0 {
 			t.Errorf("stats %+v", st)
 		}
 	})

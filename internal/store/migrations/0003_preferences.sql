@@ -18,21 +18,25 @@ ALTER TABLE campaigns ADD COLUMN topics TEXT NOT NULL DEFAULT '';
 ALTER TABLE campaign_recipients ADD COLUMN variant TEXT NOT NULL DEFAULT '';
 ALTER TABLE campaign_batches ADD COLUMN variant TEXT NOT NULL DEFAULT '';
 
--- A guide's campaign puts one row here for each digest reader it matches;
--- the digest that carries the guide deletes the row in the transaction
--- that fixes its recipients, so a guide is in exactly one digest.
+-- A guide's campaign puts one row here for each digest reader it matches.
+-- The digest that carries the guide claims the row (digest_id) and deletes
+-- it in the transaction that fixes its recipients, so a guide is in
+-- exactly one digest.
 CREATE TABLE digest_items (
     subscriber_id BIGINT NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
     campaign_id BIGINT NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     queued_at BIGINT NOT NULL,
+    digest_id BIGINT,
     PRIMARY KEY (subscriber_id, campaign_id)
 );
 
 CREATE INDEX digest_items_campaign ON digest_items (campaign_id);
+CREATE INDEX digest_items_digest ON digest_items (digest_id, subscriber_id);
 
--- The queue's kinds gain the welcome email. A CHECK cannot be altered in
--- SQLite, so the table is copied (ids kept; on PostgreSQL the identity is
--- moved past them).
+-- The queue's kinds gain the welcome email, and whitepaper says a welcome
+-- carries the download link (asked for at signup, decided when queued). A
+-- CHECK cannot be altered in SQLite, so the table is copied (ids kept; on
+-- PostgreSQL the identity is moved past them).
 CREATE TABLE mail_queue_new (
     id {{id}},
     kind TEXT NOT NULL CHECK (kind IN ('confirm', 'whitepaper', 'welcome')),
@@ -48,7 +52,8 @@ CREATE TABLE mail_queue_new (
     message_id TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,
     sent_at BIGINT,
-    failed_at BIGINT
+    failed_at BIGINT,
+    whitepaper {{bool}} NOT NULL DEFAULT {{false}}
 );
 
 INSERT INTO mail_queue_new (id, kind, subscriber_id, to_email, to_name, status, attempts, next_attempt_at,
@@ -56,9 +61,9 @@ INSERT INTO mail_queue_new (id, kind, subscriber_id, to_email, to_name, status, 
 SELECT id, kind, subscriber_id, to_email, to_name, status, attempts, next_attempt_at,
     locked_until, locked_by, last_error, message_id, created_at, sent_at, failed_at FROM mail_queue;
 
+{{carry_sequence:mail_queue}};
 DROP TABLE mail_queue;
 ALTER TABLE mail_queue_new RENAME TO mail_queue;
-{{sync_identity:mail_queue}};
 
 CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at, id) WHERE status = 'queued';
 CREATE INDEX mail_queue_leased ON mail_queue (locked_until, id) WHERE status = 'sending';

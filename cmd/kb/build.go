@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kbpress/kb/internal/config"
+	"github.com/kbpress/kb/internal/guide"
 	"github.com/kbpress/kb/internal/site"
 	"github.com/kbpress/kb/internal/whitepaper"
 )
@@ -151,9 +152,15 @@ func (a *app) build(ctx context.Context, cfg *config.Config, publishDir, private
 		Params:      params,
 		Environment: environment,
 		Logger:      a.log,
+		Check: func(guides []guide.Guide) error {
+			return guide.Check(guides, cfg.Params.Newsletter.TopicIDs(), cfg.Params.Newsletter.Welcome)
+		},
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := guide.WriteIndex(res.PublishDir, res.Guides); err != nil {
+		return nil, fmt.Errorf("write the guides index: %w", err)
 	}
 	if hasWhitepaper {
 		if cfg.Params.Whitepaper.Gated {

@@ -33,11 +33,13 @@ type sendFlags struct {
 	wait        time.Duration
 	// sends: the command mails (kb send), so production settings apply.
 	sends bool
+	// digestNow: kb send --digest.
+	digestNow bool
 }
 
 func (a *app) sendCommand() *cobra.Command {
 	f := sendFlags{sends: true}
-	var dryRun, asJSON bool
+	var dryRun, asJSON, digestNow bool
 	var testAddress string
 	cmd := &cobra.Command{
 		Use:   "send",
@@ -46,12 +48,16 @@ func (a *app) sendCommand() *cobra.Command {
 or after params.newsletter.since, not marked newsletter: false, not sent
 before — and sends each as one campaign: batches of up to 1,000 recipients
 through Mailgun (or the .eml outbox without MAILGUN_API_KEY), each
-recipient exactly once. Campaigns a crash or a kill left unfinished are
+recipient exactly once, to the readers who get each guide on its topics.
+Readers who chose the digest get the guide queued for their digest, which
+goes out when params.newsletter.digest says (run kb send at least daily)
+or at once with --digest. Campaigns a crash or a kill left unfinished are
 resumed first; a batch whose outcome is unknown is checked against
 Mailgun's events before anything is resent. Safe to run from cron.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			f.digestNow = digestNow
 			s, err := a.newsletterSession(ctx, f)
 			if err != nil {
 				return err
@@ -88,6 +94,7 @@ Mailgun's events before anything is resent. Safe to run from cron.`,
 	fl.DurationVar(&f.settle, "settle", 0, "how long after an unanswered call Mailgun's events are trusted (default 10m)")
 	fl.DurationVar(&f.wait, "wait", 0, "wait this long for another kb send to finish instead of exiting")
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fl.BoolVar(&digestNow, "digest", false, "send the digest now to every reader with new guides waiting, whatever params.newsletter.digest says")
 	return cmd
 }
 
@@ -156,6 +163,8 @@ func (a *app) newsletterSession(ctx context.Context, f sendFlags) (*newsletterSe
 		TestMode:         f.testMode,
 		Settle:           f.settle,
 		LockWait:         f.wait,
+		Digest:           cfg.Params.Newsletter.Digest,
+		DigestNow:        f.digestNow,
 		Logger:           a.log,
 		Progress:         newsletter.NewProgress(a.stderr, isTerminal(a.stderr)),
 	})

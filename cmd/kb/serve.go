@@ -13,6 +13,7 @@ import (
 
 	"github.com/kbpress/kb/internal/config"
 	"github.com/kbpress/kb/internal/delivery"
+	"github.com/kbpress/kb/internal/guide"
 	"github.com/kbpress/kb/internal/site"
 	"github.com/kbpress/kb/internal/store"
 	"github.com/kbpress/kb/internal/token"
@@ -110,6 +111,12 @@ func (a *app) serve(ctx context.Context, cfg *config.Config, ln net.Listener, o 
 		ReplyTo:         cfg.Params.Mail.ReplyTo,
 		WhitepaperGated: cfg.Params.Whitepaper.Gated,
 		WhitepaperURL:   wp.URL,
+		Welcome: delivery.Welcome{
+			Topics:    cfg.Params.Newsletter.Topics,
+			Frequency: cfg.Params.Newsletter.Frequency,
+			Digest:    cfg.Params.Newsletter.Digest.Describe(),
+			StartHere: a.startHere(cfg, o.publishDir),
+		},
 	}, delivery.Options{Name: o.worker, Logger: a.log})
 
 	h, err := web.New(web.Deps{Store: st, Notifier: worker, Signer: signer, Config: cfg, Logger: a.log}, web.Options{
@@ -210,5 +217,18 @@ func (a *app) purgeUnconfirmed(ctx context.Context, st *store.Store) {
 			return
 		case <-time.After(24 * time.Hour):
 		}
+	}
+}
+
+// startHere reads the welcome email's guides from the last build's index;
+// without one (an old build) the email goes without them.
+func (a *app) startHere(cfg *config.Config, publishDir string) func() []guide.Guide {
+	return func() []guide.Guide {
+		list, err := guide.ReadIndex(publishDir)
+		if err != nil {
+			a.log.Warn("welcome email without its start-here guides: no guides index (run kb build)", "err", err)
+			return nil
+		}
+		return guide.Pick(list, cfg.Params.Newsletter.Welcome)
 	}
 }

@@ -1,11 +1,14 @@
 // Package emails renders the emails readers get: the signup confirmation,
-// the whitepaper link and the newsletter edition of a guide.
+// the welcome email, the whitepaper link, the newsletter edition of a guide
+// and the digest of new guides.
 //
 // Templates are executed and their CSS inlined once, when Templates is
-// built, with placeholder tokens where per-message values go; sending a
-// message only substitutes the link, the greeting and the unsubscribe URL.
-// That keeps the signup path cheap and every message byte-identical apart
-// from what is personal.
+// built (the welcome email: once per content, on first use), with
+// placeholder tokens where per-message values go; sending a message only
+// substitutes the links, the greeting and the expiry. That keeps the signup
+// path cheap and every message byte-identical apart from what is personal.
+// Newsletter and digest emails are rendered once per batch, their personal
+// parts left as Mailgun recipient variables.
 package emails
 
 import (
@@ -28,7 +31,10 @@ var templateFS embed.FS
 
 // Site is what every email says about its publisher.
 type Site struct {
-	Title       string
+	Title string
+	// ShortName is the firm's short name ("Saldo"), used where the whole
+	// site title would be too long, e.g. the welcome subject; may be "".
+	ShortName   string
 	BaseURL     string
 	FirmName    string
 	FirmAddress string
@@ -50,6 +56,7 @@ func SiteFromConfig(cfg *config.Config, whitepaperTitle string) Site {
 	}
 	return Site{
 		Title:           cfg.Title,
+		ShortName:       cfg.Params.Firm.ShortName,
 		BaseURL:         cfg.BaseURL,
 		FirmName:        cfg.Params.Firm.Name,
 		FirmAddress:     cfg.Params.Firm.Address,
@@ -102,6 +109,7 @@ const (
 	phUnsubscribe = "KBPHxUNSUBxKBPH"
 	phGreeting    = "KBPHxGREETINGxKBPH"
 	phExpires     = "KBPHxEXPIRESxKBPH"
+	phPreferences = "KBPHxPREFSxKBPH"
 )
 
 // prepared is a template executed once with placeholders in it.
@@ -118,6 +126,9 @@ type view struct {
 	Greeting       string
 	ActionURL      template.URL
 	UnsubscribeURL template.URL
+	// PreferencesURL is the subscriber's preference page; "" in emails to
+	// people who have not confirmed yet (they have no preferences).
+	PreferencesURL template.URL
 	Expires        string
 	WithWhitepaper bool
 
@@ -125,12 +136,22 @@ type view struct {
 	Guide     guideView
 	Body      template.HTML
 	Truncated bool
+
+	// Digest only.
+	Heading string
+	Guides  []guideView
+
+	// Welcome only (WithWhitepaper, Expires and ActionURL are shared with
+	// the whitepaper email).
+	Welcome welcomeView
 }
 
 type guideView struct {
 	Title       string
 	Description string
 	Permalink   string
+	Date        string // e.g. "7 grudnia 2026"; "" to leave out
+	ReadingTime int    // minutes; 0 to leave out
 }
 
 // Templates holds the prepared transactional emails.
@@ -141,6 +162,9 @@ type Templates struct {
 	whitepaper   prepared
 	whitepaperNX prepared // link that does not expire (free whitepaper)
 	newsletter   *template.Template
+	digest       *template.Template
+	welcome      *template.Template
+	welcomes     welcomeCache
 }
 
 // New parses the embedded templates and prepares the transactional emails.
@@ -167,6 +191,21 @@ func New(site Site) (*Templates, error) {
 	if t.newsletter, err = parse("newsletter.html"); err != nil {
 		return nil, err
 	}
+	if t.digest, err = parse("digest.html"); err != nil {
+		return nil, err
+	}
+	if t.welcome, err = parse("welcome.html"); err != nil {
+		return nil, err
+	}
+	// Welcome renders lazily (its content comes with each call); render
+	// every branch once here so a broken template fails at start, not in
+	// the mail worker.
+	for _, w := range welcomeSamples {
+		if _, err := t.prepareWelcome(w); err != nil {
+			return nil, err
+		}
+	}
+	t.welcomes.m = nil // the samples are not worth keeping
 	base := view{
 		Site:           site,
 		Greeting:       phGreeting,
@@ -236,6 +275,9 @@ func textPart(tpl *template.Template, v view) (string, error) {
 		html.EscapeString(v.Site.FirmName), html.EscapeString(v.Site.FirmAddress), html.EscapeString(v.Site.PrivacyURL))
 	if v.Site.FirmLegal != "" {
 		fmt.Fprintf(&buf, "<p>%s</p>", html.EscapeString(v.Site.FirmLegal))
+	}
+	if v.PreferencesURL != "" {
+		fmt.Fprintf(&buf, "<p>Ustawienia newslettera: %s</p>", v.PreferencesURL)
 	}
 	if v.UnsubscribeURL != "" {
 		fmt.Fprintf(&buf, "<p>Wypisz się z newslettera: %s</p>", v.UnsubscribeURL)

@@ -42,8 +42,8 @@ func TestConfirmation(t *testing.T) {
 		want       []string
 		wantNot    []string
 	}{
-		{"greets without a name", false, []string{"Dzień dobry!"}, []string{"biał", "Dzień dobry,"}},
-		{"with whitepaper", true, []string{"Gotówka pod kontrolą", "Dzień dobry!"}, nil},
+		{"greets without a name", false, []string{"Dzień dobry!"}, []string{"biał", "Dzień dobry,", "Ustawienia newslettera"}},
+		{"with whitepaper", true, []string{"Gotówka pod kontrolą", "Dzień dobry!"}, []string{"Ustawienia newslettera"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,9 +64,11 @@ func TestConfirmation(t *testing.T) {
 					t.Errorf("HTML lacks %q", w)
 				}
 			}
+			// Not confirmed yet, so no preferences to change: the
+			// confirmation has no preference link in either part.
 			for _, w := range tt.wantNot {
-				if strings.Contains(e.HTML, w) {
-					t.Errorf("HTML has %q", w)
+				if strings.Contains(e.HTML, w) || strings.Contains(e.Text, w) {
+					t.Errorf("HTML or text has %q", w)
 				}
 			}
 			if e.Headers["List-Unsubscribe"] != "<"+unsubURL+">" || e.Headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" {
@@ -153,6 +155,7 @@ func TestNewsletter(t *testing.T) {
 		`src="https://wiedza.example.pl/poradniki/zalegla-faktura/obrazek.png"`,
 		"%recipient.greeting_html%",
 		"%recipient.unsubscribe_url%",
+		`<a href="%recipient.preferences_url%" style="color:#1f5f8b">Ustawienia newslettera</a>`,
 		"ąćęłńóśźż",
 		"Gotówka pod kontrolą",
 		"ul. Przykładowa 12/3",
@@ -167,16 +170,20 @@ func TestNewsletter(t *testing.T) {
 			t.Errorf("HTML contains %q", bad)
 		}
 	}
-	if !strings.Contains(e.Text, "%recipient.greeting%") || !strings.Contains(e.Text, "https://wiedza.example.pl/poradniki/inny/") {
+	if !strings.Contains(e.Text, "%recipient.greeting%") || !strings.Contains(e.Text, "https://wiedza.example.pl/poradniki/inny/") ||
+		!strings.Contains(e.Text, "Ustawienia newslettera: %recipient.preferences_url%") {
 		t.Errorf("text part:\n%s", e.Text)
 	}
 	if e.Subject != "Rozmowa o zaległej fakturze" || e.Headers["List-Unsubscribe"] != "<%recipient.unsubscribe_url%>" {
 		t.Errorf("subject %q headers %v", e.Subject, e.Headers)
 	}
 
-	filled := e.Fill(RecipientVars("https://wiedza.example.pl/api/unsubscribe?token=T"))
+	filled := e.Fill(RecipientVars("https://wiedza.example.pl/api/unsubscribe?token=T", "https://wiedza.example.pl/api/preferences?token=P"))
 	if !strings.Contains(filled.HTML, "Dzień dobry!") || !strings.Contains(filled.Text, "Dzień dobry!") {
 		t.Error("greeting not filled in both parts")
+	}
+	if !strings.Contains(filled.HTML, `href="https://wiedza.example.pl/api/preferences?token=P"`) {
+		t.Error("preference link not filled in")
 	}
 	if filled.Headers["List-Unsubscribe"] != "<https://wiedza.example.pl/api/unsubscribe?token=T>" || strings.Contains(filled.HTML, "%recipient.") {
 		t.Errorf("fill left variables: %v", filled.Headers)

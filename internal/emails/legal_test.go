@@ -48,9 +48,15 @@ func TestFooterCarriesFirmLegal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			digest, err := tpl.Digest(DigestContent{Guides: digestGuides(), Date: day(2026, 12, 7)})
+			if err != nil {
+				t.Fatal(err)
+			}
 			for kind, e := range map[string]Email{
 				"confirmation": tpl.Confirmation("https://wiedza.example.pl/api/confirm?token=a", "https://wiedza.example.pl/api/unsubscribe?token=b", false),
 				"whitepaper":   tpl.Whitepaper("https://wiedza.example.pl/api/whitepaper?token=c", "https://wiedza.example.pl/api/unsubscribe?token=b", time.Time{}),
+				"welcome":      tpl.Welcome(welcomeContent()),
+				"digest":       digest,
 			} {
 				for part, body := range map[string]string{"HTML": e.HTML, "text": e.Text} {
 					if tt.legal != "" && !strings.Contains(body, tt.legal) {

@@ -16,20 +16,23 @@ import (
 	"github.com/kbpress/kb/internal/guide"
 )
 
-// Recipient variables a newsletter email refers to as %recipient.NAME%.
-// Mailgun fills them per recipient; the outbox does the same locally.
+// Recipient variables a newsletter or digest email refers to as
+// %recipient.NAME%. Mailgun fills them per recipient; the outbox does the
+// same locally.
 const (
 	VarGreeting     = "greeting"      // plain text, for the text part
 	VarGreetingHTML = "greeting_html" // HTML-escaped, for the HTML part
 	VarUnsubscribe  = "unsubscribe_url"
+	VarPreferences  = "preferences_url"
 )
 
-// RecipientVars are one recipient's values for a newsletter email.
-func RecipientVars(unsubscribeURL string) map[string]string {
+// RecipientVars are one recipient's values for a newsletter or digest email.
+func RecipientVars(unsubscribeURL, preferencesURL string) map[string]string {
 	return map[string]string{
 		VarGreeting:     Greeting,
 		VarGreetingHTML: html.EscapeString(Greeting),
 		VarUnsubscribe:  unsubscribeURL,
+		VarPreferences:  preferencesURL,
 	}
 }
 
@@ -76,6 +79,7 @@ func (t *Templates) Newsletter(g guide.Guide, opts NewsletterOptions) (Email, er
 		Subject:        g.Subject(),
 		Greeting:       phGreeting,
 		UnsubscribeURL: phUnsubscribe,
+		PreferencesURL: phPreferences,
 		Guide:          guideView{Title: g.Title, Description: g.Description, Permalink: g.Permalink},
 		Body:           template.HTML(body.String()), // goldmark output in safe mode
 		Truncated:      truncated,
@@ -84,15 +88,24 @@ func (t *Templates) Newsletter(g guide.Guide, opts NewsletterOptions) (Email, er
 	if err != nil {
 		return Email{}, fmt.Errorf("emails: guide %s: %w", g.Slug, err)
 	}
+	return p.batch(), nil
+}
+
+// batch turns the placeholders of p into recipient variables, so one
+// rendering serves a whole Mailgun batch. The List-Unsubscribe header is
+// the unsubscribe link, not the preference page: RFC 8058's one-click POST
+// must unsubscribe completely.
+func (p prepared) batch() Email {
 	unsub := "%recipient." + VarUnsubscribe + "%"
+	prefs := "%recipient." + VarPreferences + "%"
 	return Email{
 		Subject: p.subject,
 		HTML: strings.NewReplacer(phGreeting, "%recipient."+VarGreetingHTML+"%",
-			phUnsubscribe, unsub).Replace(p.html),
+			phUnsubscribe, unsub, phPreferences, prefs).Replace(p.html),
 		Text: strings.NewReplacer(phGreeting, "%recipient."+VarGreeting+"%",
-			phUnsubscribe, unsub).Replace(p.text),
+			phUnsubscribe, unsub, phPreferences, prefs).Replace(p.text),
 		Headers: UnsubscribeHeaders(unsub),
-	}, nil
+	}
 }
 
 // Fill substitutes a recipient's variables into e, as Mailgun would; used

@@ -33,15 +33,28 @@ func TestSpamAssassin(t *testing.T) {
 	}
 	tpl := newTemplates(t)
 	const unsub = "https://wiedza.example.pl/api/unsubscribe?token=AnUBGGMxZmI5YTM2YmM3N2JkYjA2ZDZhOWVlNgCg_6q5A70MufWWsRy9M5VF"
+	const prefs = "https://wiedza.example.pl/api/preferences?token=AnABGGMxZmI5YTM2YmM3N2JkYjA2ZDZhOWVlNgX4k2Lq0c7PZw1tRbN8dYs3"
 	news, err := tpl.Newsletter(testGuide(60), NewsletterOptions{FullTextMaxWords: 1200})
 	if err != nil {
 		t.Fatal(err)
 	}
+	digest, err := tpl.Digest(DigestContent{Guides: digestGuides(), Date: time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	welcome := welcomeContent()
+	welcome.PreferencesURL, welcome.UnsubscribeURL = prefs, unsub
+	welcomeWP := welcome
+	welcomeWP.WhitepaperURL = "https://wiedza.example.pl/api/whitepaper?token=AncBGGM3NzZmYzZlOTYyMTk1YTJkOGFjODUyY5ifytgG9DrQ4uNEALIJzP_aYFo3OA"
+	welcomeWP.WhitepaperExpires = time.Date(2026, 12, 9, 14, 5, 0, 0, time.UTC)
 	emails := map[string]Email{
 		"confirmation":    tpl.Confirmation("https://wiedza.example.pl/api/confirm?token=AmMBGGU1ZGU3Mjg2NjM3ZWFhYmNhYzI0OTIxNZL3ztgGU68oCaXMxfq4BLuvfUd7PQ", unsub, false),
 		"confirmation+wp": tpl.Confirmation("https://wiedza.example.pl/api/confirm?token=AmMBGGU1ZGU3Mjg2NjM3ZWFhYmNhYzI0OTIxNZL3ztgGU68oCaXMxfq4BLuvfUd7PQ", unsub, true),
 		"whitepaper":      tpl.Whitepaper("https://wiedza.example.pl/api/whitepaper?token=AncBGGM3NzZmYzZlOTYyMTk1YTJkOGFjODUyY5ifytgG9DrQ4uNEALIJzP_aYFo3OA", unsub, time.Date(2026, 12, 9, 14, 5, 0, 0, time.UTC)),
-		"newsletter":      news.Fill(RecipientVars(unsub)),
+		"newsletter":      news.Fill(RecipientVars(unsub, prefs)),
+		"digest":          digest.Fill(RecipientVars(unsub, prefs)),
+		"welcome":         tpl.Welcome(welcome),
+		"welcome+wp":      tpl.Welcome(welcomeWP),
 	}
 	for name, e := range emails {
 		t.Run(name, func(t *testing.T) {
@@ -72,6 +85,7 @@ func TestSpamAssassin(t *testing.T) {
 				t.Fatalf("no score in spamassassin's report:\n%s", out)
 			}
 			score, _ := strconv.ParseFloat(string(m[1]), 64)
+			t.Logf("%s: SpamAssassin score %.1f", name, score)
 			if score > maxSpamScore {
 				report := out[bytes.Index(out, []byte("Content analysis details")):]
 				t.Errorf("%s scores %.1f, want at most %.1f:\n%s", name, score, maxSpamScore, report)

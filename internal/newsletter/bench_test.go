@@ -170,7 +170,7 @@ func BenchmarkNaiveSend(b *testing.B) {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				m := e.Fill(emails.RecipientVars(links.Unsubscribe(int64(i+1), "0123456789abcdef01234567")))
+				m := e.Fill(emails.RecipientVars(links.Unsubscribe(int64(i+1), "0123456789abcdef01234567"), links.Preferences(int64(i+1), "0123456789abcdef01234567")))
 				_, err := mg.Send(context.Background(), &mail.Message{From: testFrom, To: fmt.Sprintf("naive%d@example.com", i),
 					Subject: m.Subject, HTML: m.HTML, Text: m.Text, Headers: m.Headers, Tags: []string{g.Slug}})
 				if err != nil {

@@ -340,3 +340,8 @@ func TestKilledProcessResumes(t *testing.T) {
 		}
 	})
 }
+
+func (s *crashStore) CreateDigest(ctx context.Context, spec store.CampaignSpec, now time.Time) (c store.Campaign, err error) {
+	err = s.c.run("CreateDigest", func() (err error) { c, err = s.Store.CreateDigest(ctx, spec, now); return })
+	return
+}

@@ -295,7 +295,7 @@ func TestRunThroughOutbox(t *testing.T) {
 			}
 			seen[to] = true
 			f.checkUnsubscribe(t, to, unsub)
-			vars := emails.RecipientVars(unsub)
+			vars := emails.RecipientVars(unsub, "")
 			if !strings.Contains(text, vars[emails.VarGreeting]) || !strings.Contains(html, vars[emails.VarGreetingHTML]) ||
 				!strings.Contains(text, unsub) {
 				t.Errorf("%s: greeting %q or unsubscribe link missing from the body", to, vars[emails.VarGreeting])

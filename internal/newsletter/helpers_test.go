@@ -356,7 +356,9 @@ func (f *fixture) checkVars(t *testing.T, addr string, vars map[string]any) {
 	}
 	raw, _ := vars[emails.VarUnsubscribe].(string)
 	f.checkUnsubscribe(t, addr, raw)
-	wantVars := emails.RecipientVars(raw)
+	prefs, _ := vars[emails.VarPreferences].(string)
+	f.checkLink(t, addr, prefs, token.PreferencesPath, token.Preferences)
+	wantVars := emails.RecipientVars(raw, prefs)
 	for k, want := range wantVars {
 		if got, _ := vars[k].(string); got != want {
 			t.Errorf("%s: variable %s = %q, want %q", addr, k, got, want)
@@ -373,14 +375,23 @@ func (f *fixture) checkUnsubscribe(t *testing.T, addr, raw string) {
 		t.Errorf("unknown recipient %s", addr)
 		return
 	}
+	_ = sub
+	f.checkLink(t, addr, raw, token.UnsubscribePath, token.Unsubscribe)
+}
+
+// checkLink verifies that raw is the site's link at path signed for
+// purpose and the subscriber at addr.
+func (f *fixture) checkLink(t *testing.T, addr, raw, path string, purpose token.Purpose) {
+	t.Helper()
+	sub := f.subs[addr]
 	u, err := url.Parse(raw)
-	if err != nil || !strings.HasPrefix(raw, testBaseURL+strings.TrimPrefix(token.UnsubscribePath, "/")+"?") {
-		t.Errorf("%s: unsubscribe link %q is not the site's", addr, raw)
+	if err != nil || !strings.HasPrefix(raw, testBaseURL+strings.TrimPrefix(path, "/")+"?") {
+		t.Errorf("%s: link %q is not the site's %s", addr, raw, path)
 		return
 	}
-	claims, err := f.signer.Verify(u.Query().Get("token"), token.Unsubscribe, time.Now())
+	claims, err := f.signer.Verify(u.Query().Get("token"), purpose, time.Now())
 	if err != nil || claims.SubscriberID != sub.id {
-		t.Errorf("%s: unsubscribe token verifies as subscriber %d (%v), want %d", addr, claims.SubscriberID, err, sub.id)
+		t.Errorf("%s: %s token verifies as subscriber %d (%v), want %d", addr, path, claims.SubscriberID, err, sub.id)
 	}
 }
 

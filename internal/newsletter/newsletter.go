@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/kbpress/kb/internal/config"
 	"github.com/kbpress/kb/internal/emails"
 	"github.com/kbpress/kb/internal/guide"
 	mailpkg "github.com/kbpress/kb/internal/mail"
@@ -42,6 +43,8 @@ import (
 type Store interface {
 	AcquireSendLock(ctx context.Context, holder string) (release func(context.Context) error, err error)
 	CreateCampaign(ctx context.Context, spec store.CampaignSpec, now time.Time) (store.Campaign, error)
+	CreateDigest(ctx context.Context, spec store.CampaignSpec, now time.Time) (store.Campaign, error)
+	DigestWaiting(ctx context.Context) (int, error)
 	Campaign(ctx context.Context, id int64) (store.Campaign, error)
 	CampaignBySlug(ctx context.Context, slug string) (store.Campaign, error)
 	UnfinishedCampaigns(ctx context.Context) ([]store.Campaign, error)
@@ -55,7 +58,7 @@ type Store interface {
 	MarkBatchUnknown(ctx context.Context, batchID int64, errMsg string) error
 	ResolveBatch(ctx context.Context, batchID int64, accepted []string, now time.Time) (resolved, remaining int, err error)
 	FailBatch(ctx context.Context, batchID int64, errMsg string) error
-	Stats(ctx context.Context) (store.Stats, error)
+	GuideAudience(ctx context.Context, topics []string) (each, digest int, err error)
 }
 
 // Transport sends batches and single test messages and reports which
@@ -66,15 +69,18 @@ type Transport interface {
 	Accepted(ctx context.Context, q mailpkg.AcceptedQuery) ([]string, error)
 }
 
-// Renderer renders a guide as a newsletter email with Mailgun recipient
-// variables in it. *emails.Templates implements it.
+// Renderer renders a guide, or a digest of guides, as a newsletter email
+// with Mailgun recipient variables in it. *emails.Templates implements it.
 type Renderer interface {
 	Newsletter(g guide.Guide, opts emails.NewsletterOptions) (emails.Email, error)
+	Digest(d emails.DigestContent) (emails.Email, error)
 }
 
-// Links signs unsubscribe links. *token.Links implements it.
+// Links signs the unsubscribe and preference links. *token.Links
+// implements it.
 type Links interface {
 	Unsubscribe(subscriberID int64, key string) string
+	Preferences(subscriberID int64, key string) string
 }
 
 // Limiter paces sending; *rate.Limiter implements it.
@@ -153,6 +159,14 @@ type Options struct {
 	// send lock before giving up with an error naming it; 0 gives up at
 	// once.
 	LockWait time.Duration
+	// Digest is when the digest is due (params.newsletter.digest); a zero
+	// Schedule sends no scheduled digest. Location is the firm's time zone
+	// for it (default Europe/Warsaw).
+	Digest   config.Digest
+	Location *time.Location
+	// DigestNow sends the digest in this run whatever the schedule says
+	// (`kb send --digest`), if any reader has a guide waiting.
+	DigestNow bool
 }
 
 func (o *Options) defaults() {
@@ -183,6 +197,13 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Location == nil {
+		if loc, err := time.LoadLocation("Europe/Warsaw"); err == nil {
+			o.Location = loc
+		} else {
+			o.Location = time.UTC
+		}
 	}
 	if o.Holder == "" {
 		host, err := os.Hostname()
@@ -362,8 +383,10 @@ type PlanItem struct {
 	CampaignID int64 `json:"campaign_id,omitempty"`
 	// State is "" for a new campaign, else pending or sending (unfinished).
 	State store.CampaignState `json:"state,omitempty"`
-	// Recipients: the confirmed subscribers now (new), or the fixed list
-	// (unfinished). Remaining is what is still to be sent or reconciled.
+	// Recipients: who would get it now (new: the readers of each guide on
+	// its topics; a digest: the readers with guides waiting), or the fixed
+	// list (unfinished). Remaining is what is still to be sent or
+	// reconciled.
 	Recipients int `json:"recipients"`
 	Remaining  int `json:"remaining"`
 	// Batches is the number of batches; RemainingBatches those not done.
@@ -375,7 +398,7 @@ type PlanItem struct {
 
 // Plan lists what Run would send — unfinished campaigns first, then new
 // ones — without calling the transport or changing anything.
-func (s *Sender) Plan(ctx context.Context, guides []guide.Guide, publishDir string) ([]PlanItem, error) {
+func (s *Sender) Plan(ctx context.Context, guides []guide.Guide, publishDir string) (plan []PlanItem, err error) {
 	if err := s.opts.check(); err != nil {
 		return nil, err
 	}
@@ -387,7 +410,6 @@ func (s *Sender) Plan(ctx context.Context, guides []guide.Guide, publishDir stri
 	if err != nil {
 		return nil, fmt.Errorf("newsletter: %w", err)
 	}
-	var plan []PlanItem
 	for _, c := range unfinished {
 		item := PlanItem{Slug: c.Slug, Title: c.Title, Subject: c.Subject, CampaignID: c.ID, State: c.State,
 			Recipients: c.Recipients, Batches: c.Batches,
@@ -410,20 +432,29 @@ func (s *Sender) Plan(ctx context.Context, guides []guide.Guide, publishDir stri
 	if err != nil {
 		return nil, err
 	}
-	if len(due) == 0 {
-		return plan, nil
+	for _, g := range due {
+		each, _, err := s.store.GuideAudience(ctx, g.Topics)
+		if err != nil {
+			return nil, fmt.Errorf("newsletter: %w", err)
+		}
+		batches := (each + s.opts.BatchSize - 1) / s.opts.BatchSize
+		plan = append(plan, PlanItem{Slug: g.Slug, Title: g.Title, Subject: g.Subject(),
+			Recipients: each, Remaining: each, Batches: batches, RemainingBatches: batches})
 	}
-	st, err := s.store.Stats(ctx)
+	spec, ok, err := s.digestDue(ctx)
+	if err != nil || !ok {
+		return plan, err
+	}
+	n, err := s.store.DigestWaiting(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("newsletter: %w", err)
 	}
-	n := st.Subscribers[store.StatusConfirmed]
-	batches := (n + s.opts.BatchSize - 1) / s.opts.BatchSize
-	for _, g := range due {
-		plan = append(plan, PlanItem{Slug: g.Slug, Title: g.Title, Subject: g.Subject(),
-			Recipients: n, Remaining: n, Batches: batches, RemainingBatches: batches})
+	if len(due) > 0 {
+		// The due guides join the digest; their digest readers are not
+		// counted here.
+		spec.Title += " (with the guides above)"
 	}
-	return plan, nil
+	return append(plan, PlanItem{Slug: spec.Slug, Title: spec.Title, Subject: spec.Subject, Recipients: n, Remaining: n}), nil
 }
 
 // errNotPublished explains why an unfinished campaign cannot go on.

@@ -21,7 +21,7 @@ var ErrNothingDue = errors.New("newsletter: no guide is due")
 // unsubscribe link is signed for subscriber 0, which never exists: it
 // looks and renders like a real one, and does nothing.
 func (s *Sender) sampleVars() map[string]string {
-	return emails.RecipientVars(s.links.Unsubscribe(0, "sample"))
+	return emails.RecipientVars(s.links.Unsubscribe(0, "sample"), s.links.Preferences(0, "sample"))
 }
 
 // SendTest sends one copy of each due guide to address through the

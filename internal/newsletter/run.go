@@ -118,20 +118,15 @@ func (s *Sender) Run(ctx context.Context, guides []guide.Guide, publishDir strin
 		if ctx.Err() != nil {
 			break
 		}
-		g, err := findGuide(published, c.Slug)
+		body, err := s.bodies(c, published)
 		if err != nil {
 			s.opts.Logger.Error("unfinished campaign cannot continue", "campaign", c.Slug, "err", err)
 			note(s.summarize(ctx, c, true, 0, 0, err), err)
 			continue
 		}
-		email, err := s.render(g)
-		if err != nil {
-			note(s.summarize(ctx, c, true, 0, 0, err), err)
-			continue
-		}
 		s.opts.Logger.Info("resuming unfinished campaign", "campaign", c.Slug, "campaign_id", c.ID,
 			"recipients", c.Recipients, "sent", c.Sent, "resolved", c.Resolved)
-		note(s.sendCampaign(ctx, c, email, true))
+		note(s.sendCampaign(ctx, c, body, true))
 	}
 
 	if ctx.Err() == nil {
@@ -158,7 +153,14 @@ func (s *Sender) Run(ctx context.Context, guides []guide.Guide, publishDir strin
 				note(CampaignSummary{Slug: g.Slug, Title: g.Title, Error: err.Error()}, err)
 				continue
 			}
-			note(s.sendCampaign(ctx, c, email, false))
+			note(s.sendCampaign(ctx, c, oneBody(email), false))
+		}
+	}
+	// The digest comes last, so that the guides just sent are in it for
+	// its readers.
+	if ctx.Err() == nil {
+		if cs, sent, err := s.sendDigest(ctx, published); sent || err != nil {
+			note(cs, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -200,6 +202,7 @@ func (s *Sender) createCampaign(ctx context.Context, g guide.Guide) (store.Campa
 		Slug:      g.Slug,
 		Title:     g.Title,
 		Subject:   g.Subject(),
+		Topics:    g.Topics,
 		TestMode:  s.opts.TestMode,
 		DeliverAt: s.opts.DeliverAt,
 		BatchSize: s.opts.BatchSize,
@@ -246,11 +249,19 @@ func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 }
 
+// bodyFunc gives the email a batch sends: one for every batch of a
+// guide's campaign, one per variant (set of guides) in a digest.
+type bodyFunc func(ctx context.Context, b store.Batch) (emails.Email, error)
+
+func oneBody(e emails.Email) bodyFunc {
+	return func(context.Context, store.Batch) (emails.Email, error) { return e, nil }
+}
+
 // campaignRun is one campaign being sent in this run.
 type campaignRun struct {
 	s     *Sender
 	c     store.Campaign
-	email emails.Email
+	body  bodyFunc
 	tag   string
 	log   *slog.Logger
 	calls atomic.Int64
@@ -263,12 +274,12 @@ type campaignRun struct {
 	done       int              // recipients reported to Progress
 }
 
-func (s *Sender) sendCampaign(ctx context.Context, c store.Campaign, email emails.Email, resumed bool) (CampaignSummary, error) {
+func (s *Sender) sendCampaign(ctx context.Context, c store.Campaign, body bodyFunc, resumed bool) (CampaignSummary, error) {
 	start := time.Now()
 	cr := &campaignRun{
 		s:        s,
 		c:        c,
-		email:    email,
+		body:     body,
 		tag:      tagFor(c.Slug),
 		log:      s.opts.Logger.With("campaign", c.Slug, "campaign_id", c.ID),
 		attempts: map[int64]int{},
@@ -509,6 +520,13 @@ func (cr *campaignRun) send(ctx context.Context, b store.Batch) error {
 			cr.progress(ctx)
 			return nil
 		}
+		email, err := cr.body(ctx, b)
+		if err != nil {
+			// Nothing went out; the batch stays pending for a run that
+			// can render it.
+			cr.giveUp(b, err.Error())
+			return nil
+		}
 		if err := cr.pace(ctx, len(recipients)); err != nil {
 			return err
 		}
@@ -517,7 +535,7 @@ func (cr *campaignRun) send(ctx context.Context, b store.Batch) error {
 			return fmt.Errorf("newsletter: %w", err)
 		}
 		cr.calls.Add(1)
-		id, err := s.transport.SendBatch(ctx, cr.message(b, recipients))
+		id, err := s.transport.SendBatch(ctx, cr.message(b, email, recipients))
 		rctx, cancel := recordContext(ctx)
 		next, rerr := cr.record(rctx, b, attempt, id, err)
 		cancel()
@@ -600,22 +618,22 @@ func (cr *campaignRun) record(ctx context.Context, b store.Batch, attempt int, i
 	}
 }
 
-// message builds the batch: one body for all, each recipient's greeting and
-// unsubscribe link as recipient variables.
-func (cr *campaignRun) message(b store.Batch, recipients []store.Recipient) *mail.Batch {
+// message builds the batch: one body for all, each recipient's greeting,
+// unsubscribe and preference links as recipient variables.
+func (cr *campaignRun) message(b store.Batch, email emails.Email, recipients []store.Recipient) *mail.Batch {
 	s := cr.s
 	rs := make([]mail.Recipient, len(recipients))
 	for i, r := range recipients {
 		rs[i] = mail.Recipient{Address: r.Email, Name: r.Name,
-			Vars: emails.RecipientVars(s.links.Unsubscribe(r.SubscriberID, r.LinkKey))}
+			Vars: emails.RecipientVars(s.links.Unsubscribe(r.SubscriberID, r.LinkKey), s.links.Preferences(r.SubscriberID, r.LinkKey))}
 	}
 	return &mail.Batch{
 		From:    s.opts.From,
 		ReplyTo: s.opts.ReplyTo,
-		Subject: cr.email.Subject,
-		HTML:    cr.email.HTML,
-		Text:    cr.email.Text,
-		Headers: cr.email.Headers,
+		Subject: email.Subject,
+		HTML:    email.HTML,
+		Text:    email.Text,
+		Headers: email.Headers,
 		Tags:    []string{cr.tag},
 		Variables: map[string]string{
 			VarCampaign: strconv.FormatInt(cr.c.ID, 10),

@@ -60,6 +60,7 @@ func toGuide(ctx context.Context, root, basePath string, p page.Page) (guide.Gui
 		OutputPath:        outputPath(basePath, rel),
 		Date:              p.Date(),
 		Tags:              cast.ToStringSlice(params["tags"]),
+		Topics:            cast.ToStringSlice(params["topics"]),
 		WordCount:         p.WordCount(ctx),
 		ReadingTime:       p.ReadingTime(ctx),
 		Newsletter:        true,

@@ -56,6 +56,10 @@ type Options struct {
 	Environment string
 	// Logger receives Hugo's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// Check, if set, vets the published guides before the build replaces
+	// the publish directory: its error fails the build and keeps the
+	// previous site (e.g. a guide naming an unknown newsletter topic).
+	Check func([]guide.Guide) error
 }
 
 // Result describes a finished build.
@@ -143,6 +147,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	guides, err := h.guides(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Check != nil {
+		if err := opts.Check(guides); err != nil {
+			return nil, fmt.Errorf("site: %w", err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

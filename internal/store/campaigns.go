@@ -747,3 +747,17 @@ func (s *Store) FailCampaign(ctx context.Context, id int64, errMsg string, now t
 	}
 	return nil
 }
+
+// GuideAudience counts who a guide's campaign on topics would reach now:
+// the confirmed readers of each guide, and the digest readers it would
+// wait for.
+func (s *Store) GuideAudience(ctx context.Context, topics []string) (each, digest int, err error) {
+	match, args := topicsMatch(topics)
+	err = s.queryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN s.frequency = 'each' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN s.frequency = 'digest' THEN 1 ELSE 0 END), 0)
+		FROM subscribers s WHERE s.status = 'confirmed' AND `+match, args...).Scan(&each, &digest)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: guide audience: %w", err)
+	}
+	return each, digest, nil
+}

@@ -66,9 +66,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	h.log.Info("confirm", "subscriber", c.SubscriberID, "outcome", string(outcome))
 	switch outcome {
 	case store.ConfirmDone:
-		if sub.WhitepaperRequested {
-			h.notify() // the store queued the whitepaper email
-		}
+		h.notify() // the store queued the welcome email
 		h.confirmedPage(w, sub, c, now)
 	case store.ConfirmAlreadyConfirmed:
 		h.confirmedPage(w, sub, c, now)

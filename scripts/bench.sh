@@ -50,6 +50,8 @@ if part send; then
 	bench send ./internal/newsletter 'Send100k' 1x "$RUNS"
 	[ -n "$QUICK" ] || bench send ./internal/newsletter 'Send1M' 1x "$SLOW_RUNS" -args -newsletter.1m
 	bench naive ./internal/newsletter 'NaiveSend' 1x "$SLOW_RUNS"
+	rm -f "$raw/digest.txt"
+	bench digest ./internal/newsletter 'Digest100k' 1x "$SLOW_RUNS"
 fi
 
 # Signups: kb serve in its own process (SQLite or PostgreSQL, the outbox,

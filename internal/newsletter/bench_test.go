@@ -232,7 +232,7 @@ func (c *countingTransport) SendBatch(ctx context.Context, b *mail.Batch) (strin
 
 type timedStore struct {
 	*store.Store
-	create time.Duration
+	create, createDigest time.Duration
 }
 
 func (t *timedStore) CreateCampaign(ctx context.Context, spec store.CampaignSpec, now time.Time) (store.Campaign, error) {

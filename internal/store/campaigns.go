@@ -220,10 +220,10 @@ func (s *Store) CreateCampaign(ctx context.Context, spec CampaignSpec, now time.
 // frequency is now (someone who switched back to each guide still gets
 // what was waiting), with the waiting guides that are still on their
 // topics. Recipients with the same guides share batches (Batch.Variant),
-// so a batch is one rendered body. The waiting rows are claimed and
-// deleted in the same transaction: a guide goes into one digest only, and
-// a second digest right after has no recipients. Memory does not grow
-// with the number of subscribers.
+// so a batch is one rendered body. The waiting rows are taken and deleted
+// in the same transaction, which keeps new ones out meanwhile: a guide
+// goes into one digest only, and a second digest right after has no
+// recipients. Memory does not grow with the number of subscribers.
 func (s *Store) CreateDigest(ctx context.Context, spec CampaignSpec, now time.Time) (Campaign, error) {
 	spec.Topics = nil
 	if err := spec.clean(); err != nil {
@@ -236,14 +236,16 @@ func (s *Store) CreateDigest(ctx context.Context, spec CampaignSpec, now time.Ti
 		if err != nil {
 			return err
 		}
+		if t.d.lockDigests != "" {
+			if _, err := t.exec(t.d.lockDigests); err != nil {
+				return err
+			}
+		}
 		if err := dropStaleDigestItems(t); err != nil {
 			return err
 		}
-		if _, err := t.exec(`UPDATE digest_items SET digest_id = ? WHERE digest_id IS NULL`, id); err != nil {
-			return fmt.Errorf("claim waiting guides: %w", err)
-		}
 		recipients, err := affected(t.exec(fmt.Sprintf(`WITH per_sub AS (
-				SELECT subscriber_id AS sid, %s AS variant FROM digest_items WHERE digest_id = ? GROUP BY subscriber_id
+				SELECT subscriber_id AS sid, %s AS variant FROM digest_items GROUP BY subscriber_id
 			), variants AS (
 				SELECT variant, (COUNT(*) + CAST(? AS BIGINT) - 1) / CAST(? AS BIGINT) AS nb FROM per_sub GROUP BY variant
 			), offsets AS (
@@ -255,12 +257,14 @@ func (s *Store) CreateDigest(ctx context.Context, spec CampaignSpec, now time.Ti
 				s.email, s.name, 'pending', p.variant
 			FROM per_sub p JOIN offsets o ON o.variant = p.variant JOIN subscribers s ON s.id = p.sid`,
 			fmt.Sprintf(t.d.joinIDs, "campaign_id")),
-			id, spec.BatchSize, spec.BatchSize, id, spec.BatchSize))
+			spec.BatchSize, spec.BatchSize, id, spec.BatchSize))
 		if err != nil {
 			return fmt.Errorf("fix recipients: %w", err)
 		}
-		if _, err := t.exec("DELETE FROM digest_items WHERE digest_id = ?", id); err != nil {
-			return fmt.Errorf("delete claimed guides: %w", err)
+		// Every row left was taken: those of subscribers who left just now
+		// would have been dropped anyway.
+		if _, err := t.exec("DELETE FROM digest_items"); err != nil {
+			return fmt.Errorf("delete the guides taken: %w", err)
 		}
 		c, err = finishCreate(t, id, recipients)
 		return err
@@ -275,14 +279,14 @@ func (s *Store) CreateDigest(ctx context.Context, spec CampaignSpec, now time.Ti
 // their subscriber is no longer confirmed, or has since turned off every
 // topic of the guide.
 func dropStaleDigestItems(t *txn) error {
-	if _, err := t.exec(`DELETE FROM digest_items WHERE digest_id IS NULL AND subscriber_id IN
+	if _, err := t.exec(`DELETE FROM digest_items WHERE subscriber_id IN
 			(SELECT id FROM subscribers WHERE status <> 'confirmed')`); err != nil {
 		return fmt.Errorf("drop guides of subscribers who left: %w", err)
 	}
 	// One statement per guide with readers waiting: a handful, each an
 	// indexed range of digest_items.
 	rows, err := t.query(`SELECT c.id, c.topics FROM campaigns c
-		WHERE c.topics <> '' AND EXISTS (SELECT 1 FROM digest_items d WHERE d.campaign_id = c.id AND d.digest_id IS NULL)`)
+		WHERE c.topics <> '' AND EXISTS (SELECT 1 FROM digest_items d WHERE d.campaign_id = c.id)`)
 	if err != nil {
 		return err
 	}
@@ -307,7 +311,7 @@ func dropStaleDigestItems(t *txn) error {
 	}
 	for _, g := range list {
 		match, args := topicsMatch(g.topics)
-		if _, err := t.exec(`DELETE FROM digest_items WHERE campaign_id = ? AND digest_id IS NULL AND subscriber_id IN
+		if _, err := t.exec(`DELETE FROM digest_items WHERE campaign_id = ? AND subscriber_id IN
 				(SELECT s.id FROM subscribers s WHERE NOT (`+match+`))`, append([]any{g.id}, args...)...); err != nil {
 			return fmt.Errorf("drop guides off their readers' topics: %w", err)
 		}
@@ -321,7 +325,7 @@ func dropStaleDigestItems(t *txn) error {
 func (s *Store) DigestWaiting(ctx context.Context) (int, error) {
 	var n int
 	err := s.queryRow(ctx, `SELECT COUNT(DISTINCT d.subscriber_id) FROM digest_items d
-		JOIN subscribers s ON s.id = d.subscriber_id WHERE d.digest_id IS NULL AND s.status = 'confirmed'`).Scan(&n)
+		JOIN subscribers s ON s.id = d.subscriber_id WHERE s.status = 'confirmed'`).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: digest readers waiting: %w", err)
 	}

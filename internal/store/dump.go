@@ -62,7 +62,7 @@ var dumpTables = []dumpTable{
 		message_id:t error:t variant:t`),
 	table("campaign_recipients", "campaign_id, batch_seq, subscriber_id", false, `campaign_id:i batch_seq:i subscriber_id:i
 		email:t name:t state:t sent_at:n variant:t`),
-	table("digest_items", "subscriber_id, campaign_id", false, "subscriber_id:i campaign_id:i queued_at:i digest_id:n"),
+	table("digest_items", "subscriber_id, campaign_id", false, "subscriber_id:i campaign_id:i queued_at:i"),
 	table("webhook_tokens", "token{{binary}}", false, "token:t seen_at:i"),
 	table("confirmation_sends", "at, mailbox{{binary}}", false, "mailbox:t domain:t at:i"),
 	table("mail_held", "id", true, "id:i at:i reason:t"),

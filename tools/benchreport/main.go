@@ -187,7 +187,7 @@ func run(w io.Writer, raw string, quick bool) error {
 		return fmt.Errorf("-raw is required")
 	}
 	res := benchResults{}
-	for _, name := range []string{"site", "whitepaper", "send", "naive"} {
+	for _, name := range []string{"site", "whitepaper", "send", "naive", "digest"} {
 		if err := parseGoBench(filepath.Join(raw, name+".txt"), res); err != nil {
 			return err
 		}
@@ -270,6 +270,25 @@ func run(w io.Writer, raw string, quick bool) error {
 		}
 	}
 	fmt.Fprintln(w, "\nTargets: within 1.5× of the floor; memory flat from 100,000 to 1,000,000 subscribers.")
+
+	// Digest.
+	fmt.Fprintf(w, "\n## Digest against a single guide\n\n")
+	fmt.Fprintf(w, "`go test -run '^$' -bench Digest100k -benchtime 1x ./internal/newsletter`: in one run on one database, a guide to 100,000 readers of each guide, then — after all of them chose the digest, each with one of the 7 possible choices of the 3 topics — 5 guides on different topics queued for them (*queue*: the 5 guides' campaigns, which call nobody) and the digest to all 100,000 (`kb send --digest`). Same fake Mailgun (another process, 20 ms a call), 4 calls in flight. *Ledger* is fixing the digest's recipients with their guides; *variants* are the distinct guide lists, each rendered once and sent in batches of its own.\n\n")
+	fmt.Fprintln(w, "| database | guide (s) | guide calls | guide peak heap (MiB) | queue 5 guides (s) | digest (s) | digest ledger (s) | digest calls | variants | digest peak heap (MiB) | digest ÷ guide |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	for _, db := range []string{"sqlite", "postgres"} {
+		name := "BenchmarkDigest100k/" + db
+		if res[name] == nil {
+			fmt.Fprintf(w, "| %s | not run | | | | | | | | | |\n", db)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %.0f | %.0f | %s | %s |\n", db,
+			get(name, "guide-s/op").fmt(2), get(name, "guide-calls/op").median(), get(name, "guide-peak-heap-MiB").fmt(1),
+			get(name, "queue-5-guides-s/op").fmt(2), get(name, "digest-s/op").fmt(2), get(name, "digest-ledger-s/op").fmt(2),
+			get(name, "digest-calls/op").median(), get(name, "variants").median(), get(name, "digest-peak-heap-MiB").fmt(1),
+			get(name, "digest÷guide").fmt(2))
+	}
+	fmt.Fprintln(w, "\nTarget: memory flat (the digest's peak heap no higher than the guide's); calls within a few of the guide's (one more per variant at most).")
 
 	// Signup.
 	fmt.Fprintf(w, "\n## Signup\n\n")

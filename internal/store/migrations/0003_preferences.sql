@@ -19,19 +19,16 @@ ALTER TABLE campaign_recipients ADD COLUMN variant TEXT NOT NULL DEFAULT '';
 ALTER TABLE campaign_batches ADD COLUMN variant TEXT NOT NULL DEFAULT '';
 
 -- A guide's campaign puts one row here for each digest reader it matches.
--- The digest that carries the guide claims the row (digest_id) and deletes
--- it in the transaction that fixes its recipients, so a guide is in
--- exactly one digest.
+-- The digest takes every row and deletes them in the transaction that
+-- fixes its recipients, so a guide is in exactly one digest.
 CREATE TABLE digest_items (
     subscriber_id BIGINT NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
     campaign_id BIGINT NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     queued_at BIGINT NOT NULL,
-    digest_id BIGINT,
     PRIMARY KEY (subscriber_id, campaign_id)
 );
 
 CREATE INDEX digest_items_campaign ON digest_items (campaign_id);
-CREATE INDEX digest_items_digest ON digest_items (digest_id, subscriber_id);
 
 -- The queue's kinds gain the welcome email, and whitepaper says a welcome
 -- carries the download link (asked for at signup, decided when queued). A

@@ -169,6 +169,11 @@ func TestCommandsRejectBadInput(t *testing.T) {
 	os.WriteFile(filepath.Join(broken, "content", "poradniki", "zepsuty.md"), []byte("---\ntitle: \"bez końca\n---\ntreść\n"), 0o644)
 	noWhitepaper := copySite(t)
 	os.Remove(filepath.Join(noWhitepaper, "content", "biala-ksiega", "strategia-przeplywow-pienieznych.md"))
+	unknownTopic := copySite(t)
+	os.WriteFile(filepath.Join(unknownTopic, "content", "poradniki", "krypto.md"),
+		[]byte("---\ntitle: \"Kryptowaluty\"\ndate: 2026-11-20\ntopics: [\"prawo\", \"krypto\"]\n---\ntreść\n"), 0o644)
+	welcomeGone := copySite(t)
+	os.Remove(filepath.Join(welcomeGone, "content", "poradniki", "zobowiaz-sie-do-trudnych-rozmow.md"))
 	e := newEnv(t)
 	csvFile := filepath.Join(t.TempDir(), "list.csv")
 	os.WriteFile(csvFile, []byte("email,name\nok@example.pl,Ok\nnot-an-address,X\nok@example.pl,Dup\n"), 0o644)
@@ -183,6 +188,8 @@ func TestCommandsRejectBadInput(t *testing.T) {
 		{"bad base URL", []string{"build", "--base-url", "not a url"}, e, "--base-url"},
 		{"broken front matter names the file", []string{"--root", broken, "build", "--out", filepath.Join(t.TempDir(), "p")}, e, "zepsuty.md"},
 		{"missing whitepaper source", []string{"--root", noWhitepaper, "build", "--out", filepath.Join(t.TempDir(), "p")}, e, "strategia-przeplywow-pienieznych.md"},
+		{"unknown topic names the file", []string{"--root", unknownTopic, "build", "--out", filepath.Join(t.TempDir(), "p")}, e, `krypto.md: front matter topics: unknown topic "krypto"`},
+		{"welcome guide that is not published", []string{"--root", welcomeGone, "build", "--out", filepath.Join(t.TempDir(), "p")}, e, `params.newsletter.welcome: "zobowiaz-sie-do-trudnych-rozmow"`},
 		{"unknown command", []string{"publish"}, e, "unknown command"},
 		{"import without status", []string{"subscribers", "import", csvFile}, e, "--status"},
 		{"import missing file", []string{"subscribers", "import", "--status", "confirmed", "/nonexistent.csv"}, e, "nonexistent.csv"},

@@ -171,6 +171,7 @@ func (a *app) subscribersStats() *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%d\n", status, st.Subscribers[status])
 				}
 				fmt.Fprintf(tw, "erased\t%d\n", st.Erased)
+				fmt.Fprintf(tw, "confirmed, on the digest\t%d (%d with new guides waiting)\n", st.Digest, st.DigestWaiting)
 				fmt.Fprintf(tw, "emails queued\t%d\n", st.MailQueued)
 				fmt.Fprintf(tw, "emails being sent\t%d\n", st.MailSending)
 				fmt.Fprintf(tw, "emails failed\t%d\n", st.MailFailed)

@@ -210,6 +210,11 @@ func TestTopicsAndDigests(t *testing.T) {
 		if n, err := s.DigestWaiting(ctx); err != nil || n != 4 {
 			t.Errorf("DigestWaiting = %d, %v; want 4", n, err)
 		}
+		// On the digest now: dnoprawo, dropper, onlyprawo; waiting also the
+		// switcher's last digest.
+		if st, err := s.Stats(ctx); err != nil || st.Digest != 3 || st.DigestWaiting != 4 {
+			t.Errorf("Stats digest %d waiting %d (%v); want 3 and 4", st.Digest, st.DigestWaiting, err)
+		}
 		d, err := s.CreateDigest(ctx, CampaignSpec{Slug: "digest-1", Subject: "Przegląd", BatchSize: 1}, t0)
 		if err != nil {
 			t.Fatal(err)

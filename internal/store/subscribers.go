@@ -360,6 +360,10 @@ type Stats struct {
 	// Held counts emails a limit held back, by reason (Held*), in the
 	// last 30 days (PurgeUnconfirmed forgets older ones).
 	Held map[string]int `json:"held"`
+	// Digest: confirmed subscribers who chose the digest; DigestWaiting:
+	// confirmed subscribers with guides waiting for their next digest.
+	Digest        int `json:"digest"`
+	DigestWaiting int `json:"digest_waiting"`
 }
 
 // Stats counts subscribers per status, emails waiting or failed, campaigns.
@@ -407,8 +411,12 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 				(SELECT COUNT(*) FROM mail_queue WHERE status = 'failed'),
 				(SELECT COUNT(*) FROM campaigns),
 				(SELECT COUNT(*) FROM campaigns WHERE state IN ('pending', 'sending')),
-				(SELECT COUNT(*) FROM erased)`).
-			Scan(&st.MailQueued, &st.MailSending, &st.MailFailed, &st.Campaigns, &st.CampaignsActive, &st.Erased)
+				(SELECT COUNT(*) FROM erased),
+				(SELECT COUNT(*) FROM subscribers WHERE status = 'confirmed' AND frequency = 'digest'),
+				(SELECT COUNT(DISTINCT d.subscriber_id) FROM digest_items d JOIN subscribers s ON s.id = d.subscriber_id
+					WHERE s.status = 'confirmed')`).
+			Scan(&st.MailQueued, &st.MailSending, &st.MailFailed, &st.Campaigns, &st.CampaignsActive, &st.Erased,
+				&st.Digest, &st.DigestWaiting)
 	})
 	if err != nil {
 		return Stats{}, fmt.Errorf("store: stats: %w", err)

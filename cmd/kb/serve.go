@@ -119,7 +119,16 @@ func (a *app) serve(ctx context.Context, cfg *config.Config, ln net.Listener, o 
 		},
 	}, delivery.Options{Name: o.worker, Logger: a.log})
 
-	h, err := web.New(web.Deps{Store: st, Notifier: worker, Signer: signer, Config: cfg, Logger: a.log}, web.Options{
+	// Erasing oneself on the preference page forgets the outbox's copies
+	// too, as kb subscribers delete does.
+	onErase := func(ctx context.Context, email string) {
+		if n, err := a.forgetOutbox(ctx, email); err != nil {
+			a.log.Error("erasure: outbox files not deleted", "err", err)
+		} else if n > 0 {
+			a.log.Info("erasure: outbox files deleted", "files", n)
+		}
+	}
+	h, err := web.New(web.Deps{Store: st, Notifier: worker, Signer: signer, Config: cfg, Logger: a.log, OnErase: onErase}, web.Options{
 		PublishDir:         o.publishDir,
 		WhitepaperFile:     map[bool]string{true: wp.File}[cfg.Params.Whitepaper.Gated],
 		WhitepaperURL:      wp.URL,

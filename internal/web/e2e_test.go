@@ -84,8 +84,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("GET on the confirmation link changed the status to %s", got)
 			}
 			e.drain()
-			if n := len(e.mailsTagged("kb-whitepaper")); n != 0 {
-				t.Fatalf("GET on the confirmation link sent %d whitepaper emails", n)
+			if n := len(e.mailsTagged("kb-welcome")); n != 0 {
+				t.Fatalf("GET on the confirmation link sent %d welcome emails", n)
 			}
 			action := formAction(t, w.Body.String())
 			// The reader presses the button.
@@ -123,11 +123,12 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("second confirm differs: %d\n%s", again.Code, again.Body)
 			}
 
-			// The whitepaper email, once.
+			// The welcome email with the whitepaper link, once, and no
+			// separate whitepaper email.
 			e.drain()
-			wps := e.mailsTagged("kb-whitepaper")
-			if len(wps) != 1 {
-				t.Fatalf("whitepaper emails: %d, want 1", len(wps))
+			wps := e.mailsTagged("kb-welcome")
+			if len(wps) != 1 || len(e.mailsTagged("kb-whitepaper")) != 0 {
+				t.Fatalf("welcome emails: %d, whitepaper emails %d; want 1 and 0", len(wps), len(e.mailsTagged("kb-whitepaper")))
 			}
 			if mode.gated {
 				mailLink := linkIn(t, wps[0].text, token.WhitepaperPath)
@@ -390,8 +391,8 @@ func TestRepeatedInput(t *testing.T) {
 		t.Fatalf("confirming twice shows different pages")
 	}
 	e.drain()
-	if n := len(e.mailsTagged("kb-whitepaper")); n != 1 {
-		t.Errorf("%d whitepaper emails after confirming twice, want 1", n)
+	if n := len(e.mailsTagged("kb-welcome")); n != 1 {
+		t.Errorf("%d welcome emails after confirming twice, want 1", n)
 	}
 	unsub := relative(t, confirms[0].unsubscribe)
 	for i := range 2 {

@@ -113,6 +113,8 @@ type envConfig struct {
 	postgres   bool                     // a fresh database on KB_TEST_POSTGRES instead of SQLite
 	store      func(*store.Store) Store // wraps the store (fault injection)
 	options    func(*Options)           // edits the handler's options (deadlines)
+	newsletter config.NewsletterParams  // topics, frequency, digest
+	onErase    func(ctx context.Context, email string)
 }
 
 // env is a handler over a real SQLite store, a real outbox and a real
@@ -161,6 +163,7 @@ func newEnv(t testing.TB, mods ...func(*envConfig)) *env {
 			Mail:       config.MailParams{FromName: "Saldo · Poradniki", FromAddress: "poradniki@example.pl"},
 			Whitepaper: config.WhitepaperParams{Gated: ec.gated},
 			Signup:     config.SignupParams{ConsentVersion: "2026-11-01", AllowedOrigins: []string{partnerOrigin}},
+			Newsletter: ec.newsletter,
 		},
 		Env: config.Env{
 			SignupRate:               ec.rate,
@@ -172,7 +175,7 @@ func newEnv(t testing.TB, mods ...func(*envConfig)) *env {
 	if ec.postgres {
 		dsn = postgresDSN(t)
 	}
-	st, err := store.Open(context.Background(), dsn)
+	st, err := store.Open(context.Background(), dsn, store.WithErasureKeys(token.DeriveKey([]byte(testSecret), "erasure")))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -229,6 +232,7 @@ func newEnv(t testing.TB, mods ...func(*envConfig)) *env {
 		Config:   cfg,
 		Logger:   logger,
 		Now:      clk.Now,
+		OnErase:  ec.onErase,
 	}, opts)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)

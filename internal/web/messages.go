@@ -161,3 +161,75 @@ const (
 	titleUnavailable = "Serwis chwilowo niedostępny"
 	msgUnavailable   = "Serwis jest w tej chwili przeciążony i nie mógł obsłużyć żądania. Spróbuj ponownie za kilka sekund."
 )
+
+// The preference page (issue 13): topics, frequency, the reader's data.
+const (
+	titlePrefs         = "Ustawienia newslettera"
+	titlePrefsSaved    = "Zapisano ustawienia"
+	titlePrefsSame     = "Nic się nie zmieniło"
+	titlePrefsUnsub    = "Wypisano z newslettera"
+	titlePrefsInactive = "Ten adres nie jest teraz zapisany"
+	titlePrefsInvalid  = "Popraw ustawienia"
+
+	msgPrefsLead          = "Wybierz, o czym i jak często mamy pisać na adres %s."
+	msgPrefsTopicsLegend  = "O czym chcesz dostawać poradniki?"
+	msgPrefsFreqLegend    = "Jak często chcesz dostawać wiadomości?"
+	msgPrefsEachLabel     = "Każdy nowy poradnik w osobnym e-mailu"
+	msgPrefsEachHint      = "Każdy dostaniesz w dniu publikacji."
+	msgPrefsEachHintFreq  = "Każdy dostaniesz w dniu publikacji. Nowe poradniki wysyłamy %s."
+	msgPrefsDigestLabel   = "Przegląd nowych poradników w jednym e-mailu"
+	msgPrefsDigestHint    = "Przychodzi %s, jeśli od poprzedniego ukazało się coś nowego."
+	msgPrefsDigestHintAny = "Przychodzi, gdy od poprzedniego ukazało się coś nowego."
+	msgPrefsNoTopicNote   = "Jeśli odznaczysz wszystkie tematy, wypiszemy cię z newslettera."
+	msgPrefsSubmit        = "Zapisz ustawienia"
+	msgPrefsUnsubNote     = "Chcesz po prostu przestać dostawać poradniki? Link do wypisania się jest w każdej naszej wiadomości i wypisuje od razu – bez wchodzenia w ustawienia."
+	msgPrefsNoTopics      = "Na razie nie ma tu tematów do wyboru: dostajesz wszystkie nowe poradniki."
+
+	msgPrefsSavedLead    = "Zapisaliśmy zmiany. Obowiązują dla poradników wysyłanych od teraz:"
+	msgPrefsSameLead     = "Wybrane tematy i częstotliwość są takie same jak wcześniej. Nie musisz nic robić."
+	msgPrefsAddedOne     = "Dodany temat: %s."
+	msgPrefsAddedMany    = "Dodane tematy: %s."
+	msgPrefsRemOne       = "Usunięty temat: %s."
+	msgPrefsRemMany      = "Usunięte tematy: %s."
+	msgPrefsNowEach      = "Teraz dostajesz każdy nowy poradnik w osobnym e-mailu."
+	msgPrefsNowDigest    = "Teraz dostajesz przegląd nowych poradników w jednym e-mailu – %s."
+	msgPrefsNowDigestAny = "Teraz dostajesz przegląd nowych poradników w jednym e-mailu."
+	msgPrefsUnsubLead    = "Nie zaznaczono żadnego tematu, a to oznacza wypisanie z newslettera. Adres %s jest teraz wypisany – nie wyślemy na niego kolejnych poradników."
+
+	msgPrefsInactiveLead = "Na adres %s nie wysyłamy teraz poradników, bo nie jest zapisany na newsletter – dlatego nie ma tu czego ustawiać."
+	msgPrefsInactiveHelp = "Jeśli chcesz znów je dostawać, zapisz się ponownie. Wyślemy link potwierdzający, a potem wybierzesz tematy i częstotliwość."
+	msgPrefsGoneLead     = "Tego adresu nie ma już na naszej liście – na przykład dlatego, że jego dane zostały usunięte. Nie wyślemy na niego żadnych wiadomości."
+
+	msgPrefsFix          = "Popraw zaznaczone pola i zapisz jeszcze raz. Niczego jeszcze nie zmieniliśmy."
+	msgPrefsTopicsField  = "Tematy"
+	msgPrefsFreqField    = "Częstotliwość"
+	msgPrefsUnknownTopic = "Formularz przysłał temat, którego nie ma na liście. Zaznacz tematy jeszcze raz."
+	msgPrefsDupTopic     = "Formularz przysłał ten sam temat dwa razy. Zaznacz tematy jeszcze raz."
+	msgPrefsNoFreq       = "Wybierz, jak często mamy wysyłać wiadomości."
+	msgPrefsBadFreq      = "Wybierz jedną z dwóch możliwości: każdy poradnik w osobnym e-mailu albo przegląd."
+	msgPrefsDupFreq      = "Można wybrać tylko jedną częstotliwość."
+	msgPrefsUnknownField = "Formularz zawiera pola, których ta strona nie zna, więc niczego nie zmieniliśmy. Zaznacz ustawienia i zapisz jeszcze raz."
+	msgPrefsMediaType    = "Nieobsługiwany format danych. Zapisz ustawienia formularzem na tej stronie."
+	msgPrefsCrossSite    = "Ustawienia i dane można zmienić tylko na stronie ustawień. Otwórz link z naszej wiadomości i spróbuj tam ponownie."
+)
+
+// The reader's data on the preference page: download and erasure (RODO
+// art. 15, 17, 20).
+const (
+	msgDataTitle  = "Twoje dane"
+	msgDataText   = "Możesz pobrać wszystko, co o tobie przechowujemy – adres, zgodę na newsletter, ustawienia i historię wysłanych wiadomości – albo usunąć te dane na stałe."
+	msgDataExport = "Pobierz moje dane (JSON)"
+	msgDataDelete = "Usuń moje dane…"
+
+	titleDelete         = "Usunąć twoje dane?"
+	msgDeleteLead       = "Usuniemy adres %s i wszystko, co z nim związane: zgodę na newsletter z jej potwierdzeniem, ustawienia oraz historię zapisu i wysłanych wiadomości."
+	msgDeleteWarn       = "Tego nie da się cofnąć. Linki z naszych wiadomości – także ten do ustawień – przestaną działać."
+	msgDeleteLighter    = "Jeśli chcesz tylko przestać dostawać poradniki, wystarczy się wypisać: link jest w każdej wiadomości. To łagodniejsza droga – w każdej chwili możesz wrócić."
+	msgDeleteButton     = "Tak, usuń moje dane"
+	msgDeleteStay       = "Nie, wróć do ustawień"
+	msgDeleteBadConfirm = "Nie udało się odczytać potwierdzenia. Jeśli chcesz usunąć dane, naciśnij przycisk „Tak, usuń moje dane”."
+
+	titleErased   = "Twoje dane zostały usunięte"
+	msgErasedLead = "Usunęliśmy twój adres, zgodę, ustawienia i historię wiadomości. Nie wyślemy na ten adres nic więcej."
+	msgErasedHelp = "Zostaje tylko zaszyfrowany skrót adresu, z którego nie da się go odczytać: dzięki niemu adres nie wróci na listę przy imporcie starych danych. Jeśli zechcesz wrócić, zapisz się ponownie na stronie newslettera."
+)

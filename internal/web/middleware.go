@@ -31,8 +31,11 @@ func (h *Handler) securityHeaders(next http.Handler) http.Handler {
 			hdr.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == healthPath {
-			// Answers carry one-time state and links with tokens.
+			// Answers carry one-time state and links with tokens; the
+			// address of a link's page carries its token, which no
+			// Referer may take elsewhere, not even to the site itself.
 			hdr.Set("Cache-Control", "no-store")
+			hdr.Set("Referrer-Policy", "no-referrer")
 		}
 		next.ServeHTTP(w, r)
 	})

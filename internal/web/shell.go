@@ -133,6 +133,13 @@ type page struct {
 	Button  *buttonForm
 	Form    *signupForm
 	Actions []action
+
+	// The preference page's parts (preferences.go).
+	Error string     // what was wrong with the reader's request, first
+	Items []string   // a list after the paragraphs: what a save changed
+	Prefs *prefsForm // topics and frequency
+	Notes []string   // paragraphs after the forms and buttons
+	Data  *dataForms // download and erase one's data
 }
 
 type download struct {
@@ -141,7 +148,10 @@ type download struct {
 
 type buttonForm struct {
 	Action, Button, StayURL, StayLabel string
+	Hidden                             []hiddenField
 }
+
+type hiddenField struct{ Name, Value string }
 
 type action struct {
 	Href, Label string

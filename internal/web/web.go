@@ -1,8 +1,9 @@
 // Package web is the HTTP side of `kb serve`: the static site from the
 // publish directory and the API on the same port — the newsletter signup
 // (double opt-in), the links in emails (confirm, unsubscribe, whitepaper
-// download), Mailgun's webhooks and a health check — behind middleware for
-// logging, panic recovery and security headers. It is built to face the
+// download, the preference page with the reader's data), Mailgun's
+// webhooks and a health check — behind middleware for logging, panic
+// recovery and security headers. It is built to face the
 // public internet: every input is bounded and validated, signups are rate
 // limited per client, and answers never reveal who is subscribed.
 //
@@ -36,6 +37,10 @@ type Store interface {
 	GetByLink(ctx context.Context, link store.Link) (store.Subscriber, error)
 	ApplyWebhook(ctx context.Context, token, email string, status store.Status, reason string, now time.Time) (seen, found bool, err error)
 	Ping(ctx context.Context) error
+	// The preference page (preferences.go).
+	SetPreferences(ctx context.Context, link store.Link, u store.PreferencesUpdate, now time.Time) (store.Subscriber, store.PreferencesChange, error)
+	PersonByLink(ctx context.Context, link store.Link) (store.PersonData, error)
+	EraseLink(ctx context.Context, link store.Link, now time.Time) error
 }
 
 // Notifier is told when a request queued an email, so the delivery worker
@@ -56,6 +61,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// OnErase, if set, is called with the address after a reader erased
+	// their data from the preference page, to erase what lies outside the
+	// store (the outbox), as `kb subscribers delete` does.
+	OnErase func(ctx context.Context, email string)
 }
 
 // Options say where the files are and tune limits.
@@ -94,6 +103,7 @@ type Handler struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	now      func() time.Time
+	onErase  func(ctx context.Context, email string)
 	opts     Options
 
 	shell   atomic.Pointer[shell]
@@ -102,6 +112,7 @@ type Handler struct {
 	limiter     *ipLimiter // nil: no rate limit
 	proxies     trustedProxies
 	cop         *http.CrossOriginProtection
+	siteCop     *http.CrossOriginProtection // the site's own origin only
 	corsOrigins map[string]bool
 	hsts        bool
 	webhookKey  []byte
@@ -134,6 +145,7 @@ func New(deps Deps, opts Options) (*Handler, error) {
 		cfg:      cfg,
 		log:      deps.Logger,
 		now:      deps.Now,
+		onErase:  deps.OnErase,
 		opts:     opts,
 
 		apiTimeout:   cmp.Or(opts.APITimeout, DefaultAPITimeout),
@@ -158,6 +170,12 @@ func New(deps Deps, opts Options) (*Handler, error) {
 	h.hsts = base.Scheme == "https"
 	h.cop = http.NewCrossOriginProtection()
 	if err := h.cop.AddTrustedOrigin(base.Scheme + "://" + base.Host); err != nil {
+		return nil, fmt.Errorf("web: site origin: %w", err)
+	}
+	// The preference forms post only from the site's own pages: partner
+	// origins may sign readers up, not change or erase them.
+	h.siteCop = http.NewCrossOriginProtection()
+	if err := h.siteCop.AddTrustedOrigin(base.Scheme + "://" + base.Host); err != nil {
 		return nil, fmt.Errorf("web: site origin: %w", err)
 	}
 	h.corsOrigins = make(map[string]bool)
@@ -211,6 +229,9 @@ func (h *Handler) routes() http.Handler {
 	mux.Handle(subscribePath, api(h.subscribe))
 	mux.Handle(token.ConfirmPath, api(h.confirm))
 	mux.Handle(token.UnsubscribePath, api(h.unsubscribe))
+	mux.Handle(token.PreferencesPath, api(h.preferences))
+	mux.Handle(preferencesExportPath, api(h.preferencesExport))
+	mux.Handle(preferencesDeletePath, api(h.preferencesDelete))
 	mux.Handle(token.WhitepaperPath, h.withDeadline(h.extendWriteDeadline(http.HandlerFunc(h.whitepaper))))
 	mux.Handle(webhookPath, api(h.mailgunWebhook))
 	mux.HandleFunc(healthPath, h.healthz)

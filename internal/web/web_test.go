@@ -81,11 +81,20 @@ func TestStatic(t *testing.T) {
 // the headers; HSTS only on an https site.
 func TestSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
-	for _, target := range []string{"/", "/" + fingerprintCSS, "/nie-ma/", "/api/confirm?token=x", "/healthz"} {
+	for _, target := range []string{"/", "/" + fingerprintCSS, "/nie-ma/", "/api/confirm?token=x", "/api/unsubscribe?token=x", "/healthz"} {
 		w := e.get(target)
 		assertSecurityHeaders(t, target, w.Header())
 		if w.Header().Get("Strict-Transport-Security") == "" {
 			t.Errorf("%s: no HSTS on an https site", target)
+		}
+		// A link's page has its token in its address: no Referer may carry
+		// it, even to the site's own pages.
+		want := "strict-origin-when-cross-origin"
+		if strings.HasPrefix(target, "/api/") || target == "/healthz" {
+			want = "no-referrer"
+		}
+		if got := w.Header().Get("Referrer-Policy"); got != want {
+			t.Errorf("%s: Referrer-Policy %q, want %q", target, got, want)
 		}
 	}
 	w := e.do(jsonRequest(`{}`))

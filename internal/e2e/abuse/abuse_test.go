@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -164,19 +166,28 @@ func TestSignupFlood(t *testing.T) {
 var link = regexp.MustCompile(`https?://[^\s"'<>)\]]+`)
 
 // scan is a mail scanner: it fetches every link of the email that points
-// at the site (GET, as Safe Links, Mimecast and Proofpoint do) and the
-// List-Unsubscribe URL, and returns how many it fetched.
-func scan(t *testing.T, srv *kbproc.Server, m emltest.Message) int {
+// at the site (HEAD and GET, as Safe Links, Mimecast and Proofpoint do)
+// and the List-Unsubscribe URL, and returns the paths it fetched. Of a
+// preference link it also fetches the addresses its page's forms post
+// to (downloading and erasing one's data): a crawler may try them too.
+func scan(t *testing.T, srv *kbproc.Server, m emltest.Message) map[string]bool {
 	t.Helper()
 	urls := map[string]bool{}
 	for _, part := range []string{m.Text, m.HTML, m.Header.Get("List-Unsubscribe")} {
 		for _, u := range link.FindAllString(part, -1) {
 			u = strings.ReplaceAll(strings.TrimRight(u, ".,;"), "&amp;", "&")
-			if strings.HasPrefix(u, baseURL) {
-				urls[srv.URL+"/"+strings.TrimPrefix(u, baseURL)] = true
+			if !strings.HasPrefix(u, baseURL) {
+				continue
+			}
+			u = srv.URL + "/" + strings.TrimPrefix(u, baseURL)
+			urls[u] = true
+			if rest, ok := strings.CutPrefix(u, srv.URL+"/api/preferences?"); ok {
+				urls[srv.URL+"/api/preferences/export?"+rest] = true
+				urls[srv.URL+"/api/preferences/delete?"+rest] = true
 			}
 		}
 	}
+	paths := map[string]bool{}
 	for u := range urls {
 		for _, method := range []string{http.MethodHead, http.MethodGet} {
 			req, _ := http.NewRequestWithContext(context.Background(), method, u, nil)
@@ -190,34 +201,16 @@ func scan(t *testing.T, srv *kbproc.Server, m emltest.Message) int {
 			if res.StatusCode >= 500 {
 				t.Errorf("scanner %s %s: %s", method, u, res.Status)
 			}
+			paths[req.URL.Path] = true
 		}
 	}
-	return len(urls)
-}
-
-type person struct {
-	Subscriber *struct {
-		Status string `json:"status"`
-	} `json:"subscriber"`
-	Events []struct {
-		Type string `json:"type"`
-	} `json:"events"`
-	Mails []json.RawMessage `json:"mails"`
-}
-
-func show(t *testing.T, o kbproc.Options, address string) person {
-	t.Helper()
-	out, errOut, err := kbproc.Run(t, o, "subscribers", "show", address)
-	var p person
-	if err != nil || json.Unmarshal([]byte(out), &p) != nil || p.Subscriber == nil {
-		t.Fatalf("kb subscribers show %s: %v\n%s%s", address, err, out, errOut)
-	}
-	return p
+	return paths
 }
 
 // TestScannerChangesNothing: a scanner that opens every link of every kind
-// of email (confirmation, whitepaper, newsletter) changes no state and
-// causes no email; only the reader's button does.
+// of email (confirmation, welcome, newsletter) — the preference link and
+// the addresses its page posts to among them — changes no state and causes
+// no email; only the reader's button does.
 func TestScannerChangesNothing(t *testing.T) {
 	o := kbproc.Options{Data: filepath.Join(t.TempDir(), "data")}
 	site := buildSite(t, o)
@@ -253,21 +246,23 @@ func TestScannerChangesNothing(t *testing.T) {
 		}
 		return out
 	}
-	// scanned runs the scanner over emails and checks that it changed
-	// nothing: the person's record and the outbox stay as they were.
-	scanned := func(kind string, emails []emltest.Message) {
+	// scanned runs the scanner over emails, which must carry links to
+	// want (paths), and checks that it changed nothing: the person's
+	// record (row, events, emails) and the outbox stay as they were.
+	scanned := func(kind string, emails []emltest.Message, want ...string) {
 		t.Helper()
-		before := show(t, o, reader)
-		fetched := 0
+		before := kbproc.Show(t, o, reader)
+		fetched := map[string]bool{}
 		for _, m := range emails {
-			fetched += scan(t, srv, m)
+			maps.Copy(fetched, scan(t, srv, m))
 		}
-		if fetched == 0 {
-			t.Fatalf("%s: the scanner found no link to fetch", kind)
+		for _, path := range want {
+			if !fetched[path] {
+				t.Errorf("%s: the scanner found no link to %s (fetched %v)", kind, path, slices.Sorted(maps.Keys(fetched)))
+			}
 		}
-		after := show(t, o, reader)
-		if after.Subscriber.Status != before.Subscriber.Status || len(after.Events) != len(before.Events) || len(after.Mails) != len(before.Mails) {
-			t.Errorf("%s: the scanner's %d fetches changed the subscriber: %+v → %+v", kind, fetched, before, after)
+		if after := kbproc.Show(t, o, reader); after.Raw != before.Raw {
+			t.Errorf("%s: the scanner's fetches of %v changed the subscriber:\n%s\n→\n%s", kind, slices.Sorted(maps.Keys(fetched)), before.Raw, after.Raw)
 		}
 		if more := newEmails(); len(more) != 0 {
 			t.Errorf("%s: the scanner caused %d emails", kind, len(more))
@@ -278,12 +273,13 @@ func TestScannerChangesNothing(t *testing.T) {
 	if len(confirmations) != 1 {
 		t.Fatalf("%d emails after the signup, want the confirmation", len(confirmations))
 	}
-	scanned("confirmation email", confirmations)
-	if s := show(t, o, reader).Subscriber.Status; s != "pending" {
+	scanned("confirmation email", confirmations, "/api/confirm")
+	if s := kbproc.Show(t, o, reader).Status(); s != "pending" {
 		t.Fatalf("after the scanner: %s, want pending", s)
 	}
 
-	// The reader presses the button: confirmed, and the whitepaper comes.
+	// The reader presses the button: confirmed, and the welcome email
+	// comes, with the whitepaper's link and the preference link.
 	confirmURL := ""
 	for _, u := range link.FindAllString(confirmations[0].Text, -1) {
 		if strings.Contains(u, "/api/confirm?") {
@@ -295,14 +291,15 @@ func TestScannerChangesNothing(t *testing.T) {
 		t.Fatalf("confirm: %v %v", res, err)
 	}
 	res.Body.Close()
-	if s := show(t, o, reader).Subscriber.Status; s != "confirmed" {
+	if s := kbproc.Show(t, o, reader).Status(); s != "confirmed" {
 		t.Fatalf("after the button: %s, want confirmed", s)
 	}
-	whitepapers := newEmails()
-	if len(whitepapers) != 1 || whitepapers[0].Header.Get("X-Mailgun-Tag") != "kb-whitepaper" {
-		t.Fatalf("%d emails after confirming, want the whitepaper", len(whitepapers))
+	welcomes := newEmails()
+	if len(welcomes) != 1 || welcomes[0].Header.Get("X-Mailgun-Tag") != "kb-welcome" {
+		t.Fatalf("%d emails after confirming, want the welcome email", len(welcomes))
 	}
-	scanned("whitepaper email", whitepapers)
+	scanned("welcome email", welcomes, "/api/preferences", "/api/preferences/export", "/api/preferences/delete",
+		"/biala-ksiega/strategia-przeplywow-pienieznych.pdf")
 
 	// The newsletter.
 	if out, errOut, err := kbproc.Run(t, o, "send", "--out", site.public, "--base-url", baseURL); err != nil {
@@ -312,8 +309,9 @@ func TestScannerChangesNothing(t *testing.T) {
 	if len(newsletters) == 0 {
 		t.Fatal("kb send sent no newsletter")
 	}
-	scanned("newsletter emails", newsletters)
-	if s := show(t, o, reader).Subscriber.Status; s != "confirmed" {
+	scanned("newsletter emails", newsletters, "/api/preferences", "/api/preferences/export", "/api/preferences/delete",
+		"/api/unsubscribe")
+	if s := kbproc.Show(t, o, reader).Status(); s != "confirmed" {
 		t.Fatalf("after scanning the newsletters: %s, want confirmed", s)
 	}
 }

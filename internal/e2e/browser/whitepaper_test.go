@@ -170,7 +170,7 @@ func TestWhitepaperGated(t *testing.T) {
 	}
 	checkPDF(t, tb.download(t, chromedp.Click(chromedp.CSS(offer))), "the confirmed page's download button")
 
-	e := waitEmail(t, tb.ctx, srv, address, "whitepaper")
+	e := waitEmail(t, tb.ctx, srv, address, "welcome") // the welcome email carries the link
 	checkPDF(t, tb.download(t, navigateNoWait(e.link(t, "/api/whitepaper"))), "the whitepaper email's link")
 
 	tb.mon.check(t, origin(srv), anyOf(

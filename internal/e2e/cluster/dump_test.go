@@ -28,23 +28,23 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
-	csvPath, imported := writeCSV(t, 40, "dump.example.pl")
-	mustRun(t, lite, "subscribers", "import", csvPath, "--status", "confirmed")
+	csvPath, imported := kbproc.WriteCSV(t, 40, "dump.example.pl")
+	kbproc.MustRun(t, lite, "subscribers", "import", csvPath, "--status", "confirmed")
 
 	srv := kbproc.Start(t, lite, s.serveArgs("dump-worker")...)
 	for i := range 5 {
-		if err := signup(ctx, srv.URL, fmt.Sprintf("Nowy.Czytelnik%d@Dump.Example.PL", i), personName(i), i%2 == 0); err != nil {
+		if err := kbproc.Signup(ctx, srv.URL, fmt.Sprintf("Nowy.Czytelnik%d@Dump.Example.PL", i), kbproc.PersonName(i), i%2 == 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A confirmed subscriber asks for the whitepaper.
-	if err := signup(ctx, srv.URL, imported[3], "", true); err != nil {
+	if err := kbproc.Signup(ctx, srv.URL, imported[3], "", true); err != nil {
 		t.Fatal(err)
 	}
 	kbproc.WaitDrained(t, lite, func(st kbproc.Stats) bool { return st.Subscribers["pending"] == 5 })
-	var confirms []email
-	for _, e := range readOutbox(t, srv.Outbox) {
-		if e.tag == "kb-confirm" {
+	var confirms []kbproc.Email
+	for _, e := range kbproc.ReadOutbox(t, srv.Outbox) {
+		if e.Tag == "kb-confirm" {
 			confirms = append(confirms, e)
 		}
 	}
@@ -52,28 +52,28 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 		t.Fatalf("%d confirmation emails, want 5", len(confirms))
 	}
 	for _, e := range confirms[:3] {
-		confirm(t, ctx, srv.URL+e.confirmPath(t))
+		kbproc.Confirm(t, ctx, srv.URL+e.TokenPath(t, "/api/confirm"))
 	}
 	kbproc.WaitDrained(t, lite, func(st kbproc.Stats) bool { return st.Subscribers["confirmed"] == 43 })
-	mustRun(t, lite, "subscribers", "delete", imported[7])
+	kbproc.MustRun(t, lite, "subscribers", "delete", imported[7])
 
 	// A newsletter, sent to the outbox; then a reader unsubscribes with the
 	// one-click link it carries.
-	mustRun(t, lite, "send", "--out", s.public, "--base-url", baseURL)
+	kbproc.MustRun(t, lite, "send", "--out", s.public, "--base-url", baseURL)
 	var unsub string
-	for _, e := range readOutbox(t, srv.Outbox) {
-		if strings.HasPrefix(e.tag, "kb-") || e.unsub == "" {
+	for _, e := range kbproc.ReadOutbox(t, srv.Outbox) {
+		if strings.HasPrefix(e.Tag, "kb-") || e.Unsub == "" {
 			continue
 		}
-		unsub = e.unsub
+		unsub = e.Unsub
 		break
 	}
 	if unsub == "" {
 		t.Fatal("kb send wrote no newsletter with a List-Unsubscribe link to the outbox")
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, onServer(unsub, srv.URL), strings.NewReader("List-Unsubscribe=One-Click"))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, kbproc.OnServer(unsub, srv.URL), strings.NewReader("List-Unsubscribe=One-Click"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err := httpClient.Do(req)
+	res, err := kbproc.Client.Do(req)
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("one-click unsubscribe: %v %v", res, err)
 	}
@@ -84,7 +84,7 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 	}
 
 	// The move.
-	dump := mustRun(t, lite, "subscribers", "export", "--format", "dump")
+	dump := kbproc.MustRun(t, lite, "subscribers", "export", "--format", "dump")
 	for _, table := range []string{"subscribers", "subscriber_events", "erased", "mail_queue", "campaigns",
 		"campaign_batches", "campaign_recipients"} {
 		if !strings.Contains(dump, `"table":"`+table+`"`) {
@@ -95,7 +95,7 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 	if err := os.WriteFile(dumpFile, []byte(dump), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := mustRun(t, pg, "subscribers", "import", "--dump", dumpFile); !strings.Contains(out, "Restored") {
+	if out := kbproc.MustRun(t, pg, "subscribers", "import", "--dump", dumpFile); !strings.Contains(out, "Restored") {
 		t.Fatalf("import --dump: %s", out)
 	}
 	if _, errOut, err := kbproc.Run(t, pg, "subscribers", "import", "--dump", dumpFile); err == nil ||
@@ -103,12 +103,12 @@ func TestMoveFromSQLiteToPostgres(t *testing.T) {
 		t.Errorf("a second import --dump into the filled database: %v %s; want a refusal", err, errOut)
 	}
 
-	if again := mustRun(t, pg, "subscribers", "export", "--format", "dump"); again != dump {
+	if again := kbproc.MustRun(t, pg, "subscribers", "export", "--format", "dump"); again != dump {
 		t.Errorf("the PostgreSQL dump differs from the SQLite one: %s", firstDifference(dump, again))
 	}
 	for _, args := range [][]string{{"campaigns"}, {"campaigns", "--json"}, {"subscribers", "stats", "--json"},
 		{"subscribers", "show", imported[3]}} {
-		want, got := mustRun(t, lite, args...), mustRun(t, pg, args...)
+		want, got := kbproc.MustRun(t, lite, args...), kbproc.MustRun(t, pg, args...)
 		if got != want {
 			t.Errorf("kb %s on PostgreSQL:\n%s\nwant (SQLite):\n%s", strings.Join(args, " "), got, want)
 		}

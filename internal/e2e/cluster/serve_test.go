@@ -70,7 +70,7 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 				var pair sync.WaitGroup
 				for n, r := range job {
 					pair.Go(func() {
-						errs <- signup(ctx, servers[r.server].URL, r.address, personName(n), false)
+						errs <- kbproc.Signup(ctx, servers[r.server].URL, r.address, kbproc.PersonName(n), false)
 					})
 				}
 				pair.Wait()
@@ -94,8 +94,8 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 
 	// A backlog both workers drain at the same moment: a pending list
 	// imported while both run, then a signup on each server wakes both.
-	csvPath, backlog := writeCSV(t, backlogSize, "backlog.example.pl")
-	mustRun(t, o, "subscribers", "import", csvPath, "--status", "pending")
+	csvPath, backlog := kbproc.WriteCSV(t, backlogSize, "backlog.example.pl")
+	kbproc.MustRun(t, o, "subscribers", "import", csvPath, "--status", "pending")
 	for _, addr := range backlog {
 		want[addr] = true
 	}
@@ -104,7 +104,7 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 	for i, srv := range servers {
 		addr := fmt.Sprintf("pobudka%d@cluster.example.pl", i)
 		want[addr] = true
-		wake.Go(func() { wakeErrs[i] = signup(ctx, srv.URL, addr, "", false) })
+		wake.Go(func() { wakeErrs[i] = kbproc.Signup(ctx, srv.URL, addr, "", false) })
 	}
 	wake.Wait()
 	if err := errors.Join(wakeErrs...); err != nil {
@@ -117,7 +117,7 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 		Email  string `json:"email"`
 		Status string `json:"status"`
 	}
-	if err := json.Unmarshal([]byte(mustRun(t, o, "subscribers", "export", "--format", "json")), &subs); err != nil {
+	if err := json.Unmarshal([]byte(kbproc.MustRun(t, o, "subscribers", "export", "--format", "json")), &subs); err != nil {
 		t.Fatalf("kb subscribers export --format json: %v", err)
 	}
 	stored := map[string]int{}
@@ -138,14 +138,14 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 
 	// Every confirmation exactly once across both outboxes.
 	sent := map[string]int{}
-	var byServer [2][]email
+	var byServer [2][]kbproc.Email
 	for i, srv := range servers {
-		for _, e := range readOutbox(t, srv.Outbox) {
-			if e.tag != "kb-confirm" {
-				t.Errorf("%s: unexpected email %q (%s)", e.file, e.subject, e.tag)
+		for _, e := range kbproc.ReadOutbox(t, srv.Outbox) {
+			if e.Tag != "kb-confirm" {
+				t.Errorf("%s: unexpected email %q (%s)", e.File, e.Subject, e.Tag)
 				continue
 			}
-			sent[strings.ToLower(e.to)]++
+			sent[strings.ToLower(e.To)]++
 			byServer[i] = append(byServer[i], e)
 		}
 	}
@@ -168,7 +168,7 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 	clicked := 0
 	for i := range 2 {
 		for _, e := range byServer[i][:min(10, len(byServer[i]))] {
-			confirm(t, ctx, servers[1-i].URL+e.confirmPath(t))
+			kbproc.Confirm(t, ctx, servers[1-i].URL+e.TokenPath(t, "/api/confirm"))
 			clicked++
 		}
 	}
@@ -204,13 +204,13 @@ var schemaVersion = regexp.MustCompile(`schema version (\d+)`)
 func migrateTogether(t *testing.T, dsn string) {
 	t.Helper()
 	o := kbproc.Options{Env: env(dsn, nil)}
-	procs := []*proc{startProc(t, o, "migrate"), startProc(t, o, "migrate")}
+	procs := []*kbproc.Proc{kbproc.StartProc(t, o, "migrate"), kbproc.StartProc(t, o, "migrate")}
 	var versions []string
 	for _, p := range procs {
-		p.wait(t, time.Minute)
-		m := schemaVersion.FindStringSubmatch(p.stdout.String())
-		if p.err != nil || m == nil {
-			t.Fatalf("concurrent migrate failed: %s", p.describe())
+		p.Wait(t, time.Minute)
+		m := schemaVersion.FindStringSubmatch(p.Stdout.String())
+		if p.Err() != nil || m == nil {
+			t.Fatalf("concurrent migrate failed: %s", p.Describe())
 		}
 		versions = append(versions, m[1])
 	}

@@ -36,17 +36,17 @@ func TestUnreachablePostgres(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := startProc(t, kbproc.Options{Env: env(fmt.Sprintf(tt.dsn, tt.addr), nil)}, tt.args...)
+			p := kbproc.StartProc(t, kbproc.Options{Env: env(fmt.Sprintf(tt.dsn, tt.addr), nil)}, tt.args...)
 			// A generous bound: it only tells "stopped" from "hangs".
-			p.wait(t, 30*time.Second)
-			errOut := p.stderr.String()
-			if p.err == nil {
-				t.Fatalf("exit 0, want a failure: %s", p.describe())
+			p.Wait(t, 30*time.Second)
+			errOut := p.Stderr.String()
+			if p.Err() == nil {
+				t.Fatalf("exit 0, want a failure: %s", p.Describe())
 			}
 			if !strings.Contains(errOut, "cannot reach PostgreSQL at "+tt.addr) {
 				t.Errorf("the error does not name PostgreSQL at %s: %s", tt.addr, errOut)
 			}
-			if strings.Contains(errOut+p.stdout.String(), password) {
+			if strings.Contains(errOut+p.Stdout.String(), password) {
 				t.Errorf("the password is in the output: %s", errOut)
 			}
 			if strings.Contains(errOut, "msg=serving") {

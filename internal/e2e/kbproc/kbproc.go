@@ -1,6 +1,11 @@
 // Package kbproc runs the real kb binary for end-to-end tests: built once
 // per test binary, started as separate processes on free loopback ports
-// with data folders of their own.
+// with data folders of their own. It also holds what the end-to-end
+// packages share around those processes: a copy of the site to change,
+// processes to run side by side or kill (proc.go), a Mailgun-compatible
+// server behind a proxy that picks the moment of a kill and the checks of
+// the campaign ledger against it (mailgun.go), and what a reader does —
+// sign up, read the outbox, follow a link, press a button (readers.go).
 package kbproc
 
 import (
@@ -65,7 +70,9 @@ type Options struct {
 	Data string
 	// Env adds or overrides environment variables (KB_SECRET has a test
 	// default; KB_SIGNUP_RATE and the hourly confirmation caps default to
-	// off, since tests sign up many readers at one domain).
+	// off, since tests sign up many readers at one domain; the database,
+	// Mailgun and proxy settings of the developer's shell are cleared, so
+	// a test uses SQLite in Data and the outbox unless it says otherwise).
 	Env map[string]string
 }
 
@@ -85,6 +92,8 @@ func (o Options) environ() []string {
 		"KB_SIGNUP_RATE=off",
 		"KB_CONFIRM_CAP_DOMAIN=off",
 		"KB_CONFIRM_CAP_TOTAL=off",
+		"KB_DATABASE_URL=", "KB_SECRET_PREVIOUS=", "KB_TRUSTED_PROXIES=", "KB_MAIL=",
+		"MAILGUN_API_KEY=", "MAILGUN_DOMAIN=", "MAILGUN_API_BASE=", "MAILGUN_WEBHOOK_SIGNING_KEY=",
 	)
 	for k, v := range o.Env {
 		env = append(env, k+"="+v)

@@ -29,18 +29,7 @@ func TestStartServesAndRunShares(t *testing.T) {
 // check through the real binary.
 func TestSendReadsASiteItCannotWrite(t *testing.T) {
 	root := t.TempDir()
-	for _, d := range []string{"content", "layouts", "static", "assets", "i18n"} {
-		if err := os.CopyFS(filepath.Join(root, d), os.DirFS(filepath.Join(RepoRoot(), d))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := os.ReadFile(filepath.Join(RepoRoot(), "config.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "config.toml"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	CopySite(t, root)
 	o := Options{Root: root}
 	out := filepath.Join(t.TempDir(), "public")
 	if _, errOut, err := Run(t, o, "build", "--out", out); err != nil {

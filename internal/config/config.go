@@ -133,7 +133,7 @@ type Env struct {
 	MailgunAPIBase           string
 	MailgunWebhookSigningKey string
 
-	// Mail is KB_MAIL (issue 11, safe defaults; see production.go):
+	// Mail is KB_MAIL (safe defaults; see production.go):
 	// MailOutbox forces the .eml outbox, MailMailgun requires Mailgun, ""
 	// picks Mailgun when MAILGUN_API_KEY is set.
 	Mail string
@@ -334,7 +334,7 @@ func loadEnv(getenv func(string) string) (Env, error) {
 	if env.MailgunAPIKey != "" && env.MailgunDomain == "" {
 		return env, errors.New("MAILGUN_DOMAIN is required when MAILGUN_API_KEY is set")
 	}
-	// KB_MAIL (issue 11, safe defaults; see production.go).
+	// KB_MAIL (safe defaults; see production.go).
 	mailMode, err := parseMail(getenv("KB_MAIL"))
 	if err != nil {
 		return env, err

@@ -17,7 +17,7 @@ import (
 )
 
 // reviewedDate reads the front matter's reviewed: date. It is required on
-// every guide and the whitepaper (issue 12): readers and search engines
+// every guide and the whitepaper: readers and search engines
 // see when a text was last checked, so it must be a date and not earlier
 // than the publication.
 func reviewedDate(fm map[string]any) (time.Time, error) {

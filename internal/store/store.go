@@ -83,7 +83,7 @@ type options struct {
 	limits      *SignupLimits
 	erasureKeys [][]byte
 
-	// stmtTimeout is PostgreSQL's statement_timeout (issue 11; see
+	// stmtTimeout is PostgreSQL's statement_timeout (see
 	// WithStatementTimeout); negative: the server's own.
 	stmtTimeout time.Duration
 }

@@ -156,13 +156,13 @@ const (
 )
 
 // A stalled database: the answer of an API request past its deadline
-// (deadline.go; issue 11).
+// (deadline.go).
 const (
 	titleUnavailable = "Serwis chwilowo niedostępny"
 	msgUnavailable   = "Serwis jest w tej chwili przeciążony i nie mógł obsłużyć żądania. Spróbuj ponownie za kilka sekund."
 )
 
-// The preference page (issue 13): topics, frequency, the reader's data.
+// The preference page: topics, frequency, the reader's data.
 const (
 	titlePrefs         = "Ustawienia newslettera"
 	titlePrefsSaved    = "Zapisano ustawienia"

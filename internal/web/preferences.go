@@ -15,7 +15,7 @@ import (
 	"github.com/kbpress/kb/internal/token"
 )
 
-// The preference page (issue 13), opened by the permanent link in every
+// The preference page, opened by the permanent link in every
 // newsletter email. Like the other links, GET only shows (mail scanners
 // fetch every link); the page's forms POST the same token to save topics
 // and frequency, to download the reader's data, or to erase it. The forms

@@ -1,4 +1,4 @@
-// Package prefs holds end-to-end tests of what readers choose (issue 13):
+// Package prefs holds end-to-end tests of what readers choose:
 // topics, each guide or a digest, the welcome email, the preference page
 // and the data on it, through HTTP and the real kb binary
 // (internal/e2e/kbproc). The tests build a copy of the site whose only

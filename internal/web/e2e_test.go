@@ -106,6 +106,16 @@ func TestEndToEnd(t *testing.T) {
 			if got := e.subscriber(addr).Status; got != store.StatusConfirmed {
 				t.Fatalf("status after confirm = %s", got)
 			}
+			// The preference link right away, for this reader.
+			i := strings.Index(body, `href="`+token.PreferencesPath+"?token=")
+			if i < 0 {
+				t.Fatalf("no preference link on the confirmed page:\n%s", body)
+			}
+			prefs := body[i+len(`href="`):]
+			prefs = strings.ReplaceAll(prefs[:strings.IndexByte(prefs, '"')], "&amp;", "&")
+			if w := e.get(prefs); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), token.PreferencesPath+"/export?token=") {
+				t.Fatalf("preference page from the confirmed page: %d\n%s", w.Code, w.Body)
+			}
 			var download string
 			if mode.gated {
 				i := strings.Index(body, `href="`+token.WhitepaperPath+"?token=")

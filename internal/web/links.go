@@ -138,8 +138,14 @@ func (h *Handler) confirmedPage(w http.ResponseWriter, sub store.Subscriber, c t
 	}
 	p := &page{
 		Title: titleConfirmed, Heading: titleConfirmed,
-		Lead: lead, Paragraphs: []string{msgConfirmedUnsub},
+		Lead: lead, Paragraphs: []string{msgConfirmedWelcome, msgConfirmedUnsub},
 		Actions: []action{{Href: pathGuides, Label: msgToGuides}},
+	}
+	if c.SubscriberID == sub.ID && sub.Status == store.StatusConfirmed && now.Before(c.Expires) {
+		// The reader holds an unexpired confirmation link: the same
+		// preference link the welcome email brings, at once.
+		tok := h.signer.Sign(token.Claims{Purpose: token.Preferences, SubscriberID: sub.ID, Key: sub.LinkKey})
+		p.Actions = append(p.Actions, action{Href: token.PreferencesPath + "?token=" + url.QueryEscape(tok), Label: msgConfirmedPrefs, Secondary: true})
 	}
 	if sub.WhitepaperRequested {
 		d := &download{Title: msgConfirmedWPTitle, Label: msgConfirmedWPButton}

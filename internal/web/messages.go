@@ -87,6 +87,8 @@ const (
 	msgConfirmedLead     = "Twój adres jest na liście. Będziemy wysyłać ci nowe poradniki."
 	msgConfirmedLeadFreq = "Twój adres jest na liście. Będziemy wysyłać ci nowe poradniki – %s."
 	msgConfirmedUnsub    = "W każdej wiadomości znajdziesz link, którym wypiszesz się jednym kliknięciem."
+	msgConfirmedWelcome  = "Za chwilę przyjdzie e-mail powitalny: co i jak często będziemy ci wysyłać, od czego zacząć lekturę i link do ustawień, w których wybierzesz tematy albo jeden przegląd zamiast osobnych e-maili."
+	msgConfirmedPrefs    = "Wybierz tematy i częstotliwość"
 	msgConfirmedWPTitle  = "Twoja biała księga"
 	msgConfirmedWPGated  = "Pobierz przewodnik w formacie PDF. Link jest ważny przez 7 dni; wysłaliśmy go też e-mailem."
 	msgConfirmedWPFree   = "Pobierz przewodnik w formacie PDF. Link wysłaliśmy też e-mailem."

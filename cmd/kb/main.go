@@ -91,6 +91,7 @@ kb serve with an https:// base URL also wants Mailgun or KB_MAIL=outbox.`,
 		a.previewCommand(),
 		a.campaignsCommand(),
 		a.subscribersCommand(),
+		a.mailgunCommand(),
 		a.migrateCommand(),
 	)
 	return root

@@ -57,6 +57,9 @@ type Server struct {
 	msgSeq     int64
 	committed  int           // calls recorded (finished or hanging)
 	changed    chan struct{} // closed and replaced when a call is recorded
+	// suppressed holds the suppression lists by name (bounces,
+	// complaints, unsubscribes), in the order added.
+	suppressed map[string][]Suppressed
 }
 
 // Option configures a Server.
@@ -104,6 +107,7 @@ func New(opts ...Option) *Server {
 	mux.HandleFunc("POST /v3/{domain}/messages", s.handleMessages)
 	mux.HandleFunc("GET /v3/{domain}/events", s.handleEvents)
 	mux.HandleFunc("GET /v3/{domain}/events/{page}", s.handleEvents)
+	mux.HandleFunc("GET /v3/{domain}/{list}", s.handleSuppressions)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 	})

@@ -3,7 +3,7 @@
 #   RUNS=5           runs of each quick benchmark (slow ones run 3 times)
 #   BENCH_QUICK=1    skip the slow sizes (10,000 guides, 1,000,000 subscribers)
 #   KB_TEST_POSTGRES a PostgreSQL server to use; default: a throwaway one
-#   BENCH_PARTS="site whitepaper send signup"  the parts to run
+#   BENCH_PARTS="site whitepaper send report signup"  the parts to run
 #   BENCH_RAW=DIR    keep raw results in DIR (an earlier run's, to redo one part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ export PATH="/usr/local/go/bin:$PATH"
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-3}
 QUICK=${BENCH_QUICK:-}
-PARTS=" ${BENCH_PARTS:-site whitepaper send signup} "
+PARTS=" ${BENCH_PARTS:-site whitepaper send report signup} "
 part() { [[ "$PARTS" == *" $1 "* ]]; }
 raw=${BENCH_RAW:-$(mktemp -d /tmp/kb-bench.XXXXXX)}
 mkdir -p "$raw"
@@ -52,6 +52,12 @@ if part send; then
 	bench naive ./internal/newsletter 'NaiveSend' 1x "$SLOW_RUNS"
 	rm -f "$raw/digest.txt"
 	bench digest ./internal/newsletter 'Digest100k' 1x "$SLOW_RUNS"
+fi
+# The dashboard's figures: the overview and the campaign table over
+# 100,000 subscribers, a year of events and 1,000,000 ledger rows.
+if part report; then
+	rm -f "$raw/report.txt"
+	bench report ./internal/report 'BenchmarkOverview' 50x "$RUNS"
 fi
 
 # Signups: kb serve in its own process (SQLite or PostgreSQL, the outbox,

@@ -93,6 +93,8 @@ kb serve with an https:// base URL also wants Mailgun or KB_MAIL=outbox.`,
 		a.subscribersCommand(),
 		a.mailgunCommand(),
 		a.migrateCommand(),
+		a.adminCommand(),
+		a.reportCommand(),
 	)
 	return root
 }

@@ -128,7 +128,11 @@ func (a *app) serve(ctx context.Context, cfg *config.Config, ln net.Listener, o 
 			a.log.Info("erasure: outbox files deleted", "files", n)
 		}
 	}
-	h, err := web.New(web.Deps{Store: st, Notifier: worker, Signer: signer, Config: cfg, Logger: a.log, OnErase: onErase}, web.Options{
+	adm, err := a.adminHandler(cfg, st)
+	if err != nil {
+		return err
+	}
+	h, err := web.New(web.Deps{Store: st, Notifier: worker, Signer: signer, Config: cfg, Logger: a.log, OnErase: onErase, Admin: adm}, web.Options{
 		PublishDir:         o.publishDir,
 		WhitepaperFile:     map[bool]string{true: wp.File}[cfg.Params.Whitepaper.Gated],
 		WhitepaperURL:      wp.URL,

@@ -96,6 +96,9 @@ type NewsletterParams struct {
 	// Welcome lists the slugs of the guides the welcome email suggests to
 	// start with (3–5; kb build fails on one that is not a guide).
 	Welcome []string `toml:"welcome"`
+	// Tracking counts Mailgun's open and click events per campaign (only
+	// the totals). Off by default: tracking readers needs their consent.
+	Tracking bool `toml:"tracking"`
 }
 
 // SignupParams controls the signup form's consent and cross-origin use.

@@ -623,9 +623,12 @@ func (cr *campaignRun) record(ctx context.Context, b store.Batch, attempt int, i
 func (cr *campaignRun) message(b store.Batch, email emails.Email, recipients []store.Recipient) *mail.Batch {
 	s := cr.s
 	rs := make([]mail.Recipient, len(recipients))
+	// The unsubscribe link (and so List-Unsubscribe) names the campaign,
+	// which the unsubscribe is counted for.
+	from := "&" + ParamCampaign + "=" + strconv.FormatInt(cr.c.ID, 10)
 	for i, r := range recipients {
 		rs[i] = mail.Recipient{Address: r.Email, Name: r.Name,
-			Vars: emails.RecipientVars(s.links.Unsubscribe(r.SubscriberID, r.LinkKey), s.links.Preferences(r.SubscriberID, r.LinkKey))}
+			Vars: emails.RecipientVars(s.links.Unsubscribe(r.SubscriberID, r.LinkKey)+from, s.links.Preferences(r.SubscriberID, r.LinkKey))}
 	}
 	return &mail.Batch{
 		From:    s.opts.From,
@@ -644,6 +647,11 @@ func (cr *campaignRun) message(b store.Batch, email emails.Email, recipients []s
 		TestMode:     cr.c.TestMode,
 	}
 }
+
+// ParamCampaign is the unsubscribe link's parameter naming the campaign
+// whose email carried it (outside the signed token: the store checks the
+// reader was a recipient).
+const ParamCampaign = "c"
 
 // batchValue identifies a batch in Mailgun's events.
 func batchValue(campaignID int64, seq int) string {

@@ -58,6 +58,7 @@ var dumpTables = []dumpTable{
 	table("campaigns", "id", true, `id:i slug:t title:t subject:t state:t test_mode:b deliver_at:n batch_size:i
 		created_at:i started_at:n finished_at:n error:t recipients_count:i batches_count:i sent_count:i
 		resolved_count:i skipped_count:i failed_count:i kind:t topics:t`),
+	table("campaign_stats", "campaign_id, hour, type{{binary}}", false, "campaign_id:i hour:i type:t n:i"),
 	table("campaign_batches", "id", true, `id:i campaign_id:i seq:i state:t size:i attempts:i started_at:n sent_at:n
 		message_id:t error:t variant:t`),
 	table("campaign_recipients", "campaign_id, batch_seq, subscriber_id", false, `campaign_id:i batch_seq:i subscriber_id:i
@@ -66,6 +67,10 @@ var dumpTables = []dumpTable{
 	table("webhook_tokens", "token{{binary}}", false, "token:t seen_at:i"),
 	table("confirmation_sends", "at, mailbox{{binary}}", false, "mailbox:t domain:t at:i"),
 	table("mail_held", "id", true, "id:i at:i reason:t"),
+	// Administrators and their log; sessions and failed-attempt counters
+	// are short-lived and not data (see dump_test.go's notDumped).
+	table("admins", "id", true, "id:i email:t password_hash:t totp_secret:t totp_last_step:i created_at:i updated_at:i"),
+	table("admin_log", "id", true, "id:i at:i event:t email:t client:t detail:t"),
 }
 
 func table(name, orderBy string, hasSeq bool, spec string) dumpTable {

@@ -28,8 +28,33 @@ func (s *Store) SeenWebhookToken(ctx context.Context, token string, now time.Tim
 // Both happen in one transaction: a failure leaves the token unrecorded,
 // so Mailgun's retry of the same webhook is not refused as a replay.
 func (s *Store) ApplyWebhook(ctx context.Context, token, email string, status Status, reason string, now time.Time) (seen, found bool, err error) {
+	return s.RecordWebhook(ctx, WebhookEvent{Token: token, Email: email, Status: status, Reason: reason}, now)
+}
+
+// WebhookEvent is what a mail provider's webhook reports.
+type WebhookEvent struct {
+	Token string // the replay guard's key
+	Email string // the recipient; needed only with Status
+	// Status is set on the subscriber (bounced, complained, unsubscribed);
+	// "" changes nothing.
+	Status Status
+	Reason string
+	// CampaignID and Stat count the event for a campaign (see
+	// campaign_stats); 0 or "" counts nothing, and so does a campaign
+	// that does not exist.
+	CampaignID int64
+	Stat       string
+}
+
+// RecordWebhook is ApplyWebhook that also counts the event for its
+// campaign, in the same transaction as the token: a replay counts nothing.
+func (s *Store) RecordWebhook(ctx context.Context, ev WebhookEvent, now time.Time) (seen, found bool, err error) {
+	token, email, status, reason := ev.Token, ev.Email, ev.Status, ev.Reason
 	if token == "" || len(token) > maxTokenLen {
 		return false, false, fmt.Errorf("%w: webhook token must be 1 to %d bytes", ErrInvalidInput, maxTokenLen)
+	}
+	if ev.Stat != "" && !campaignStat(ev.Stat) {
+		return false, false, fmt.Errorf("%w: campaign figure %q", ErrInvalidInput, ev.Stat)
 	}
 	var key string
 	if status != "" {
@@ -56,7 +81,15 @@ func (s *Store) ApplyWebhook(ctx context.Context, token, email string, status St
 		if err != nil {
 			return err
 		}
-		if seen = n == 0; seen || status == "" {
+		if seen = n == 0; seen {
+			return nil
+		}
+		if ev.CampaignID > 0 && ev.Stat != "" {
+			if err := countCampaignStat(t, ev.CampaignID, ev.Stat, now); err != nil {
+				return err
+			}
+		}
+		if status == "" {
 			return nil
 		}
 		found, err = setStatusByKey(t, key, status, reason, now)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -211,7 +212,8 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if oneClick {
 		reason = "one-click unsubscribe (RFC 8058)"
 	}
-	_, changed, err := h.store.UnsubscribeLink(r.Context(), link(c), reason, now)
+	campaign := unsubscribeCampaign(r.URL.Query().Get(paramCampaign))
+	_, changed, err := h.store.UnsubscribeLinkFrom(r.Context(), link(c), campaign, reason, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Erased meanwhile, or a link for another row: nothing is sent to
@@ -222,10 +224,29 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w)
 		return
 	default:
-		h.log.Info("unsubscribe", "subscriber", c.SubscriberID, "changed", changed, "one_click", oneClick)
+		h.log.Info("unsubscribe", "subscriber", c.SubscriberID, "changed", changed, "one_click", oneClick, "campaign", campaign)
 	}
 	h.notice(w, http.StatusOK, titleUnsubDone, msgUnsubDoneLead, []string{msgUnsubDoneHelp},
 		action{Href: pathNewsletter, Label: msgSignUpAgain})
+}
+
+// paramCampaign names, in a newsletter's unsubscribe link, the campaign
+// whose email carried it (newsletter.ParamCampaign; a test keeps them
+// equal). It is outside the signed token, so the store counts it only for
+// a recipient of that campaign.
+const paramCampaign = "c"
+
+// unsubscribeCampaign reads the campaign parameter; 0 when absent or not a
+// plain positive number.
+func unsubscribeCampaign(s string) int64 {
+	if s == "" || len(s) > 19 {
+		return 0
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
 }
 
 // readLinkBody parses the form body of a POST to a link (r.PostForm).
@@ -278,13 +299,18 @@ func (h *Handler) unsubscribePage(w http.ResponseWriter, r *http.Request, c toke
 			action{Href: pathNewsletter, Label: msgSignUpAgain})
 		return
 	}
+	action := token.UnsubscribePath + "?token=" + url.QueryEscape(tok)
+	if id := unsubscribeCampaign(r.URL.Query().Get(paramCampaign)); id > 0 {
+		action += "&" + paramCampaign + "=" + strconv.FormatInt(id, 10)
+	}
 	h.render(w, http.StatusOK, &page{
 		Title: titleUnsubscribe, Heading: titleUnsubscribe,
 		Lead:       fmt.Sprintf(msgUnsubLead, masked),
 		Paragraphs: []string{msgUnsubHelp},
 		Button: &buttonForm{
-			// The same URL, rebuilt: only the verified token goes back.
-			Action: token.UnsubscribePath + "?token=" + url.QueryEscape(tok),
+			// The same URL, rebuilt: only the verified token (and a
+			// well-formed campaign id) goes back.
+			Action: action,
 			Button: msgUnsubButton, StayURL: pathGuides, StayLabel: msgUnsubStay,
 		},
 	})
@@ -375,6 +401,13 @@ func (h *Handler) whitepaper(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "private") // the reader's browser may keep it; shared caches must not
 	hdr.Set("X-Robots-Tag", "noindex")
 	h.log.Info("whitepaper download", "subscriber", c.SubscriberID, "range", r.Header.Get("Range") != "")
+	if r.Method == http.MethodGet {
+		// A figure, not a gate: a failure to note it does not stop the
+		// download.
+		if _, err := h.store.RecordWhitepaperDownload(r.Context(), sub.ID, h.now()); err != nil {
+			h.log.Warn("whitepaper: record download", "subscriber", sub.ID, "err", err)
+		}
+	}
 	http.ServeContent(w, r, name, st.ModTime(), f)
 }
 

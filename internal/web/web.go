@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -33,9 +34,12 @@ import (
 type Store interface {
 	Subscribe(ctx context.Context, req store.SignupRequest, now time.Time) (store.Subscriber, store.SignupOutcome, error)
 	Confirm(ctx context.Context, link store.Link, userAgent string, issuedAt, now time.Time) (store.Subscriber, store.ConfirmOutcome, error)
-	UnsubscribeLink(ctx context.Context, link store.Link, reason string, now time.Time) (store.Subscriber, bool, error)
+	// UnsubscribeLinkFrom counts the unsubscribe for the campaign the link
+	// came from (0: none).
+	UnsubscribeLinkFrom(ctx context.Context, link store.Link, campaignID int64, reason string, now time.Time) (store.Subscriber, bool, error)
 	GetByLink(ctx context.Context, link store.Link) (store.Subscriber, error)
-	ApplyWebhook(ctx context.Context, token, email string, status store.Status, reason string, now time.Time) (seen, found bool, err error)
+	RecordWebhook(ctx context.Context, ev store.WebhookEvent, now time.Time) (seen, found bool, err error)
+	RecordWhitepaperDownload(ctx context.Context, subscriberID int64, now time.Time) (bool, error)
 	Ping(ctx context.Context) error
 	// The preference page (preferences.go).
 	SetPreferences(ctx context.Context, link store.Link, u store.PreferencesUpdate, now time.Time) (store.Subscriber, store.PreferencesChange, error)
@@ -65,6 +69,8 @@ type Deps struct {
 	// their data from the preference page, to erase what lies outside the
 	// store (the outbox), as `kb subscribers delete` does.
 	OnErase func(ctx context.Context, email string)
+	// Admin, if set, serves /admin/ (the firm's dashboard, package admin).
+	Admin http.Handler
 }
 
 // Options say where the files are and tune limits.
@@ -104,6 +110,7 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	onErase  func(ctx context.Context, email string)
+	admin    http.Handler
 	opts     Options
 
 	shell   atomic.Pointer[shell]
@@ -146,6 +153,7 @@ func New(deps Deps, opts Options) (*Handler, error) {
 		log:      deps.Logger,
 		now:      deps.Now,
 		onErase:  deps.OnErase,
+		admin:    deps.Admin,
 		opts:     opts,
 
 		apiTimeout:   cmp.Or(opts.APITimeout, DefaultAPITimeout),
@@ -235,7 +243,18 @@ func (h *Handler) routes() http.Handler {
 	mux.Handle(token.WhitepaperPath, h.withDeadline(h.extendWriteDeadline(http.HandlerFunc(h.whitepaper))))
 	mux.Handle(webhookPath, api(h.mailgunWebhook))
 	mux.HandleFunc(healthPath, h.healthz)
+	if h.admin != nil {
+		// No API deadline: the CSV export streams every subscriber.
+		mux.Handle("/admin/", h.extendWriteDeadline(h.admin))
+	}
 	return h.logRequests(h.recoverPanics(h.securityHeaders(mux)))
+}
+
+// ClientIP is the client's address as the signup rate limit sees it: the
+// TCP peer, or behind trusted proxies the nearest untrusted address in
+// X-Forwarded-For. The dashboard's brute-force limit uses it too.
+func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	return trustedProxies(trusted).clientIP(r)
 }
 
 // ServeHTTP implements http.Handler.

@@ -39,7 +39,36 @@ type mailgunWebhook struct {
 		Recipient string `json:"recipient"`
 		Severity  string `json:"severity"`
 		Reason    string `json:"reason"`
+		// The message's variables (kb-campaign names its campaign), read
+		// leniently: a malformed one must not make Mailgun retry for hours.
+		UserVariables json.RawMessage `json:"user-variables"`
 	} `json:"event-data"`
+}
+
+// varCampaign is the user variable that names a newsletter's campaign
+// (newsletter.VarCampaign; a test keeps them equal).
+const varCampaign = "kb-campaign"
+
+// webhookCampaign is the campaign id in a webhook's user variables (a
+// string, or a number from some senders); 0 when there is none.
+func webhookCampaign(userVars json.RawMessage) int64 {
+	var vars map[string]json.RawMessage
+	if json.Unmarshal(userVars, &vars) != nil {
+		return 0
+	}
+	raw, ok := vars[varCampaign]
+	if !ok {
+		return 0
+	}
+	s := string(bytes.TrimSpace(raw))
+	if strings.HasPrefix(s, `"`) && json.Unmarshal(raw, &s) != nil {
+		return 0
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
 }
 
 // mailgunWebhook is POST /api/webhooks/mailgun: bounces, complaints and
@@ -92,22 +121,40 @@ func (h *Handler) mailgunWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := wh.EventData
-	var status store.Status
+	var (
+		status store.Status
+		stat   string
+	)
 	switch {
 	case ev.Event == "failed" && ev.Severity == "permanent":
-		status = store.StatusBounced
+		status, stat = store.StatusBounced, store.StatPermanentFailure
+	case ev.Event == "failed":
+		// Mailgun retries a temporary failure: counted, it suppresses
+		// nobody.
+		stat = store.StatTemporaryFailure
+	case ev.Event == "delivered":
+		stat = store.StatDelivered
 	case ev.Event == "complained":
-		status = store.StatusComplained
+		status, stat = store.StatusComplained, store.StatComplained
 	case ev.Event == "unsubscribed":
-		status = store.StatusUnsubscribed
+		status, stat = store.StatusUnsubscribed, store.StatUnsubscribed
+	case ev.Event == "opened" && h.cfg.Params.Newsletter.Tracking:
+		stat = store.StatOpened // the campaign's total only: never who opened
+	case ev.Event == "clicked" && h.cfg.Params.Newsletter.Tracking:
+		stat = store.StatClicked
 	}
-	// Temporary failures are Mailgun's to retry, other events (delivered,
-	// opened…) are not kb's business: their token is recorded, nothing else.
+	// Other events (opened, clicked without tracking, accepted…) are not
+	// kb's business: their token is recorded, nothing else.
 	reason := "mailgun: " + ev.Event
 	if ev.Reason != "" {
 		reason += ": " + ev.Reason
 	}
-	seen, found, err := h.store.ApplyWebhook(r.Context(), wh.Signature.Token, ev.Recipient, status, reason, now)
+	campaign := webhookCampaign(ev.UserVariables)
+	if campaign == 0 {
+		stat = ""
+	}
+	seen, found, err := h.store.RecordWebhook(r.Context(), store.WebhookEvent{Token: wh.Signature.Token, Email: ev.Recipient,
+		Status: status, Reason: reason, CampaignID: campaign, Stat: stat}, now)
 	switch {
 	case errors.Is(err, store.ErrInvalidEmail):
 		h.log.Warn("mailgun webhook: invalid recipient", "event", ev.Event)
@@ -121,12 +168,16 @@ func (h *Handler) mailgunWebhook(w http.ResponseWriter, r *http.Request) {
 		h.log.Warn("mailgun webhook: replayed token")
 		webhookAnswer(w, http.StatusNotAcceptable, "replayed")
 		return
-	case status == "":
+	case status == "" && stat == "":
 		h.log.Debug("mailgun webhook ignored", "event", ev.Event, "severity", ev.Severity)
 		webhookAnswer(w, http.StatusOK, "ignored")
 		return
+	case status == "":
+		h.log.Debug("mailgun webhook counted", "event", ev.Event, "campaign", campaign)
+		webhookAnswer(w, http.StatusOK, "ok")
+		return
 	}
-	h.log.Info("mailgun webhook", "event", ev.Event, "status", string(status), "known", found)
+	h.log.Info("mailgun webhook", "event", ev.Event, "status", string(status), "known", found, "campaign", campaign)
 	webhookAnswer(w, http.StatusOK, "ok")
 }
 

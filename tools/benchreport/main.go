@@ -187,7 +187,7 @@ func run(w io.Writer, raw string, quick bool) error {
 		return fmt.Errorf("-raw is required")
 	}
 	res := benchResults{}
-	for _, name := range []string{"site", "whitepaper", "send", "naive", "digest"} {
+	for _, name := range []string{"site", "whitepaper", "send", "naive", "digest", "report"} {
 		if err := parseGoBench(filepath.Join(raw, name+".txt"), res); err != nil {
 			return err
 		}
@@ -289,6 +289,21 @@ func run(w io.Writer, raw string, quick bool) error {
 			get(name, "digest÷guide").fmt(2))
 	}
 	fmt.Fprintln(w, "\nTarget: memory flat (the digest's peak heap no higher than the guide's); calls within a few of the guide's (one more per variant at most).")
+
+	// Report.
+	fmt.Fprintf(w, "\n## Dashboard figures\n\n")
+	fmt.Fprintf(w, "`go test -run '^$' -bench BenchmarkOverview -benchtime 50x ./internal/report`: the overview of the firm's dashboard and `kb report` (`report.Overview`: confirmed subscribers now and at 12 month ends, 12 weeks of signups, confirmations, unsubscribes, bounces and complaints, the 90-day confirmation rate and median, the last campaign) and its campaign table (`Campaigns(100)`), over 100,000 subscribers with a year of events (about 400,000), 100 campaigns with 1,000,000 ledger rows and 48 hours of webhook counts each. Server time, warm caches; a run's figure is the median of its 50 calls.\n\n")
+	fmt.Fprintln(w, "| database | overview (ms) | campaigns (ms) |")
+	fmt.Fprintln(w, "| --- | --- | --- |")
+	for _, db := range []string{"sqlite", "postgres"} {
+		name := "BenchmarkOverview/" + db
+		if res[name] == nil {
+			fmt.Fprintf(w, "| %s | not run | |\n", db)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", db, get(name, "overview-median-ms").fmt(1), get(name, "campaigns-median-ms").fmt(1))
+	}
+	fmt.Fprintln(w, "\nTarget: the overview under 200 ms (median).")
 
 	// Signup.
 	fmt.Fprintf(w, "\n## Signup\n\n")

@@ -96,7 +96,10 @@ func digestKilled(t *testing.T, k *kb, first, second stage) {
 
 	mg := kbproc.NewKillingMailgun(t)
 	o := k.on(second, mg.Env())
-	args := []string{"send", "--out", second.public, "--base-url", baseURL, "--digest", "--concurrency", "2", "--settle=-1s"}
+	// One call at a time: with two in flight, the other worker could send
+	// every remaining batch before the kill lands, leaving the next killed
+	// run nothing to send.
+	args := []string{"send", "--out", second.public, "--base-url", baseURL, "--digest", "--concurrency", "1", "--settle=-1s"}
 	for _, phase := range []kbproc.KillPhase{kbproc.KillBeforeMailgun, kbproc.KillUnanswered, kbproc.KillAnswered} {
 		if !mg.KillAt(t, kbproc.KillMoment{Call: 2, Phase: phase}, o, args...) {
 			t.Fatalf("the digest was sent before the kill at call 2, %s", phase)

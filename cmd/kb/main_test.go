@@ -329,6 +329,12 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(preview, ".html") {
 		t.Errorf("preview: %q", preview)
 	}
+	digestDir := t.TempDir()
+	mustKB(t, e, "preview", "--digest", "--out", out, "--base-url", "http://kb.test/", "--dir", digestDir)
+	if raw, err := os.ReadFile(filepath.Join(digestDir, "digest.txt")); err != nil ||
+		strings.Count(string(raw), "http://kb.test/poradniki/") < 3 || strings.Contains(string(raw), "%recipient.") {
+		t.Errorf("digest preview (%v):\n%s", err, raw)
+	}
 	dump := mustKB(t, e, "subscribers", "export", "--format", "dump")
 	e2 := newEnv(t)
 	if code, _, errOut := kb(t, e2, dump, "subscribers", "import", "--dump", "-"); code != 0 {

@@ -226,21 +226,34 @@ func (a *app) printSummary(sum newsletter.Summary, asJSON bool) {
 
 func (a *app) previewCommand() *cobra.Command {
 	var out, dir, baseURL string
+	var digest bool
 	cmd := &cobra.Command{
-		Use:   "preview GUIDE",
-		Short: "Write a guide's newsletter email (HTML and text) to files to open in a browser",
-		Args:  cobra.ExactArgs(1),
+		Use:   "preview GUIDE | --digest",
+		Short: "Write a guide's newsletter email, or a sample digest, (HTML and text) to files to open in a browser",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if digest {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.newsletterSession(cmd.Context(), sendFlags{out: out, baseURL: baseURL, concurrency: newsletter.DefaultConcurrency})
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			g, err := findGuide(s.guides, args[0])
-			if err != nil {
-				return err
+			var htmlPath, textPath string
+			if digest {
+				// The three newest guides, as a digest reader would get them.
+				latest := s.guides[:min(3, len(s.guides))]
+				htmlPath, textPath, err = s.sender.PreviewDigest(latest, a.path(dir))
+			} else {
+				var g guide.Guide
+				if g, err = findGuide(s.guides, args[0]); err != nil {
+					return err
+				}
+				htmlPath, textPath, err = s.sender.Preview(g, a.path(dir))
 			}
-			htmlPath, textPath, err := s.sender.Preview(g, a.path(dir))
 			if err != nil {
 				return err
 			}
@@ -250,6 +263,7 @@ func (a *app) previewCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&out, "out", "public", "the built site")
 	cmd.Flags().StringVar(&dir, "dir", "preview", "where to write the files")
+	cmd.Flags().BoolVar(&digest, "digest", false, "write a sample digest of the three newest guides instead")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "the site's public base URL, if kb build was given one")
 	return cmd
 }

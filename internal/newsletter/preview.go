@@ -74,11 +74,25 @@ func (s *Sender) Preview(g guide.Guide, dir string) (htmlPath, textPath string, 
 	if err != nil {
 		return "", "", err
 	}
-	e = e.Fill(s.sampleVars())
+	return writePreview(e.Fill(s.sampleVars()), dir, fileName(g.Slug))
+}
+
+// PreviewDigest writes a sample digest of guides (newest first; the
+// caller picks them, e.g. the latest few) to dir as digest.html and
+// digest.txt.
+func (s *Sender) PreviewDigest(guides []guide.Guide, dir string) (htmlPath, textPath string, err error) {
+	e, err := s.renderer.Digest(emails.DigestContent{Guides: guides, Date: s.opts.Now().In(s.opts.Location)})
+	if err != nil {
+		return "", "", fmt.Errorf("newsletter: preview digest: %w", err)
+	}
+	return writePreview(e.Fill(s.sampleVars()), dir, "digest")
+}
+
+func writePreview(e emails.Email, dir, name string) (htmlPath, textPath string, err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", "", fmt.Errorf("newsletter: preview: %w", err)
 	}
-	base := filepath.Join(dir, fileName(g.Slug))
+	base := filepath.Join(dir, name)
 	htmlPath, textPath = base+".html", base+".txt"
 	if err := os.WriteFile(htmlPath, []byte(e.HTML), 0o640); err != nil {
 		return "", "", fmt.Errorf("newsletter: preview: %w", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kbpress/kb/internal/config"
 	"github.com/kbpress/kb/internal/guide"
+	"github.com/kbpress/kb/internal/precompress"
 	"github.com/kbpress/kb/internal/site"
 	"github.com/kbpress/kb/internal/whitepaper"
 )
@@ -174,6 +175,12 @@ func (a *app) build(ctx context.Context, cfg *config.Config, publishDir, private
 			return nil, fmt.Errorf("place whitepaper PDF: %w", err)
 		}
 	}
+	// Last, when every file is in place: .br and .gz siblings for servers.
+	pc, err := precompress.Dir(res.PublishDir, precompress.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("precompressed", "files", pc.Files, "written", pc.Written, "kept", pc.Kept, "removed", pc.Removed, "duration", pc.Duration)
 	return &built{Result: res, Whitepaper: wp.builtWhitepaper}, nil
 }
 

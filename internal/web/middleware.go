@@ -18,8 +18,10 @@ const contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-s
 const permissionsPolicy = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 // securityHeaders sets the headers every response carries, before the
-// handler runs, so that error and panic pages have them too.
+// handler runs, so that error and panic pages have them too. Inside it,
+// the handlers' answers are compressed on the fly (compress.go).
 func (h *Handler) securityHeaders(next http.Handler) http.Handler {
+	next = h.compressResponses(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
 		hdr.Set("Content-Security-Policy", contentSecurityPolicy)

@@ -6,31 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func TestNeutralizeCell(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"},
-		{"+1+1", "'+1+1"},
-		{"-2+3", "'-2+3"},
-		{"@SUM(A1)", "'@SUM(A1)"},
-		{"\tcmd", "'\tcmd"},
-		{"\rcmd", "'\rcmd"},
-		{"Anna", "Anna"},
-		{"a=b", "a=b"},
-		{"", ""},
-		{"'quoted", "'quoted"},
-		{"2026-11-01T10:00:00Z", "2026-11-01T10:00:00Z"},
-	}
-	for _, tt := range tests {
-		if got := neutralizeCell(tt.in); got != tt.want {
-			t.Errorf("neutralizeCell(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-		if got := restoreCell(neutralizeCell(tt.in)); got != tt.in {
-			t.Errorf("restoreCell(neutralizeCell(%q)) = %q", tt.in, got)
-		}
-	}
-}
+	"github.com/kbpress/kb/internal/csvsafe"
+)
 
 // TestCSVExportNeutralizesFormulas: hostile names and addresses come out of
 // both CSV commands as text, never as a formula, and import back unchanged.
@@ -69,7 +47,7 @@ func TestCSVExportNeutralizesFormulas(t *testing.T) {
 			}
 			for _, row := range rows[1:] {
 				for i, cell := range row {
-					if cell != "" && strings.ContainsRune(formulaTriggers, rune(cell[0])) {
+					if cell != "" && strings.ContainsRune(csvsafe.FormulaTriggers, rune(cell[0])) {
 						t.Errorf("column %s starts a formula: %q", rows[0][i], cell)
 					}
 				}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kbpress/kb/internal/csvsafe"
 	"github.com/kbpress/kb/internal/mail"
 	"github.com/kbpress/kb/internal/store"
 )
@@ -108,7 +109,7 @@ func (a *app) writeSubscribers(ctx context.Context, s *store.Store, f store.List
 		}
 		return tw.Flush()
 	case "csv":
-		w := &safeCSV{Writer: csv.NewWriter(a.stdout)}
+		w := &csvsafe.Writer{Writer: csv.NewWriter(a.stdout)}
 		if err := w.Write(csvHeader); err != nil {
 			return err
 		}
@@ -284,7 +285,7 @@ func readImportCSV(r io.Reader) (iter.Seq[store.ImportRow], func() error) {
 		// restoreCell: a list exported by kb imports as it was.
 		get := func(rec []string, name string) string {
 			if i, ok := col[name]; ok && i < len(rec) {
-				return restoreCell(strings.TrimSpace(rec[i]))
+				return csvsafe.Restore(strings.TrimSpace(rec[i]))
 			}
 			return ""
 		}
@@ -300,7 +301,7 @@ func readImportCSV(r io.Reader) (iter.Seq[store.ImportRow], func() error) {
 			}
 			row := store.ImportRow{Line: line, Name: get(rec, "name"), Source: get(rec, "consent_source")}
 			if emailCol < len(rec) {
-				row.Email = restoreCell(rec[emailCol])
+				row.Email = csvsafe.Restore(rec[emailCol])
 			}
 			if at := get(rec, "consent_at"); at != "" {
 				if t, err := time.Parse(time.RFC3339, at); err == nil {

@@ -67,10 +67,19 @@ func benchSend(b *testing.B, n int) {
 	})
 }
 
-func benchSendOn(b *testing.B, n int, be backend) {
+// benchRig is what a send benchmark runs on: n seeded subscribers, the
+// fake Mailgun in another process behind the real client, and counters.
+type benchRig struct {
+	ts        *timedStore
+	ct        *countingTransport
+	stats     func() fakeStats
+	publish   string
+	newSender func(edit func(*Options)) *Sender
+}
+
+func newBenchRig(b *testing.B, n int, be backend) *benchRig {
 	st := be.open(b)
 	seedFast(b, be, n)
-	publish := b.TempDir()
 	tpl, signer, err := testTemplates()
 	if err != nil {
 		b.Fatal(err)
@@ -81,12 +90,22 @@ func benchSendOn(b *testing.B, n int, be backend) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ct := &countingTransport{Transport: mg}
-	ts := &timedStore{Store: st}
-	s := New(ts, ct, tpl, token.NewLinks(signer, testBaseURL), Options{
-		From: testFrom, Concurrency: benchWorkers, Settle: -1,
-		Logger: slog.New(slog.DiscardHandler), Holder: "bench",
-	})
+	r := &benchRig{ts: &timedStore{Store: st}, ct: &countingTransport{Transport: mg}, stats: stats, publish: b.TempDir()}
+	r.newSender = func(edit func(*Options)) *Sender {
+		o := Options{From: testFrom, Concurrency: benchWorkers, Settle: -1,
+			Logger: slog.New(slog.DiscardHandler), Holder: "bench"}
+		if edit != nil {
+			edit(&o)
+		}
+		return New(r.ts, r.ct, tpl, token.NewLinks(signer, testBaseURL), o)
+	}
+	return r
+}
+
+func benchSendOn(b *testing.B, n int, be backend) {
+	rig := newBenchRig(b, n, be)
+	ts, ct, stats, publish := rig.ts, rig.ct, rig.stats, rig.publish
+	s := rig.newSender(nil)
 
 	// Measure the process's peak RSS from here on (Linux), not the seeding
 	// or an earlier sub-benchmark.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,11 +12,8 @@ import (
 	"time"
 
 	"github.com/kbpress/kb/internal/guide"
-	"github.com/kbpress/kb/internal/mail"
-	"github.com/kbpress/kb/internal/mailguntest"
 	"github.com/kbpress/kb/internal/pgtest"
 	"github.com/kbpress/kb/internal/store"
-	"github.com/kbpress/kb/internal/token"
 )
 
 // BenchmarkDigest100k compares, in one run on one database, a guide sent
@@ -44,27 +40,11 @@ type benchPhase struct {
 }
 
 func benchDigestOn(b *testing.B, n int, be backend) {
-	st := be.open(b)
-	seedFast(b, be, n)
+	rig := newBenchRig(b, n, be)
+	ts, ct, stats, publish := rig.ts, rig.ct, rig.stats, rig.publish
 	db := rawDB(b, be)
-	publish := b.TempDir()
-	tpl, signer, err := testTemplates()
-	if err != nil {
-		b.Fatal(err)
-	}
-	api, stats := startFakeMailgun(b, benchLatency)
-	mg, err := mail.NewMailgun(mail.MailgunConfig{Domain: mailguntest.DefaultDomain, APIKey: mailguntest.DefaultAPIKey,
-		APIBase: api, Timeout: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ct := &countingTransport{Transport: mg}
-	ts := &timedStore{Store: st}
 	sender := func(digestNow bool) *Sender {
-		return New(ts, ct, tpl, token.NewLinks(signer, testBaseURL), Options{
-			From: testFrom, Concurrency: benchWorkers, Settle: -1, DigestNow: digestNow,
-			Logger: slog.New(slog.DiscardHandler), Holder: "bench",
-		})
+		return rig.newSender(func(o *Options) { o.DigestNow = digestNow })
 	}
 	exec := func(q string) {
 		b.Helper()

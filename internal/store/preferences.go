@@ -81,11 +81,7 @@ func (s *Store) SetPreferences(ctx context.Context, link Link, u PreferencesUpda
 	)
 	err := s.tx(ctx, func(t *txn) error {
 		var err error
-		sub, err = scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE id = ?"+t.d.forUpdate, link.ID))
-		if err == nil && !link.matches(sub) {
-			err = fmt.Errorf("link key does not match: %w", ErrNotFound)
-		}
-		if err != nil {
+		if sub, err = lockByLink(t, link); err != nil {
 			return err
 		}
 		if sub.Status != StatusConfirmed {

@@ -480,8 +480,8 @@ func (s *Store) Confirm(ctx context.Context, link Link, userAgent string, issued
 	)
 	err := s.tx(ctx, func(t *txn) error {
 		var err error
-		sub, err = scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE id = ?"+t.d.forUpdate, link.ID))
-		if errors.Is(err, ErrNotFound) || (err == nil && !link.matches(sub)) {
+		sub, err = lockByLink(t, link)
+		if errors.Is(err, ErrNotFound) {
 			sub, out = Subscriber{}, ConfirmInvalid
 			return nil
 		}

@@ -174,30 +174,21 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64, reason string, now ti
 }
 
 // UnsubscribeLink is Unsubscribe for an emailed link: a link whose key is
-// not the row's acts on nobody (ErrNotFound).
+// not the row's acts on nobody (ErrNotFound). It counts for no campaign
+// (UnsubscribeLinkFrom does).
 func (s *Store) UnsubscribeLink(ctx context.Context, link Link, reason string, now time.Time) (Subscriber, bool, error) {
-	now = norm(now)
-	reason = sanitize(reason, maxReasonLen)
-	var (
-		sub     Subscriber
-		changed bool
-	)
-	err := s.tx(ctx, func(t *txn) error {
-		var err error
-		sub, err = scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE id = ?"+t.d.forUpdate, link.ID))
-		if err == nil && !link.matches(sub) {
-			err = fmt.Errorf("link key does not match: %w", ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		changed, err = setStatus(t, &sub, StatusUnsubscribed, reason, now)
-		return err
-	})
-	if err != nil {
-		return Subscriber{}, false, fmt.Errorf("store: unsubscribe %d: %w", link.ID, err)
+	return s.UnsubscribeLinkFrom(ctx, link, 0, reason, now)
+}
+
+// lockByLink reads the subscriber an emailed link names, locked until the
+// transaction ends; ErrNotFound when there is none or the key is not the
+// row's.
+func lockByLink(t *txn, link Link) (Subscriber, error) {
+	sub, err := scanSubscriber(t.queryRow("SELECT "+subscriberCols+" FROM subscribers WHERE id = ?"+t.d.forUpdate, link.ID))
+	if err == nil && !link.matches(sub) {
+		err = fmt.Errorf("link key does not match: %w", ErrNotFound)
 	}
-	return sub, changed, nil
+	return sub, err
 }
 
 // SetStatusByEmail applies what Mailgun reports about an address: bounced,

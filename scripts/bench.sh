@@ -3,7 +3,7 @@
 #   RUNS=5           runs of each quick benchmark (slow ones run 3 times)
 #   BENCH_QUICK=1    skip the slow sizes (10,000 guides, 1,000,000 subscribers)
 #   KB_TEST_POSTGRES a PostgreSQL server to use; default: a throwaway one
-#   BENCH_PARTS="site whitepaper send report signup"  the parts to run
+#   BENCH_PARTS="site whitepaper send report search signup"  the parts to run
 #   BENCH_RAW=DIR    keep raw results in DIR (an earlier run's, to redo one part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ export PATH="/usr/local/go/bin:$PATH"
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-3}
 QUICK=${BENCH_QUICK:-}
-PARTS=" ${BENCH_PARTS:-site whitepaper send report signup} "
+PARTS=" ${BENCH_PARTS:-site whitepaper send report search signup} "
 part() { [[ "$PARTS" == *" $1 "* ]]; }
 raw=${BENCH_RAW:-$(mktemp -d /tmp/kb-bench.XXXXXX)}
 mkdir -p "$raw"
@@ -58,6 +58,13 @@ fi
 if part report; then
 	rm -f "$raw/report.txt"
 	bench report ./internal/report 'BenchmarkOverview' 50x "$RUNS"
+fi
+
+# The search page of 2,000 guides in Chromium (CPU 4× slower): bytes
+# transferred for /szukaj/?q=faktura and the time to the first result.
+if part search; then
+	rm -f "$raw/search.txt"
+	bench search ./internal/e2e/browser 'BenchmarkSearchPage' 5x "$RUNS"
 fi
 
 # Signups: kb serve in its own process (SQLite or PostgreSQL, the outbox,

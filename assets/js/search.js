@@ -1,27 +1,117 @@
-// Client-side search over /search-index.json (layouts/home.searchindex.json).
-// A page matches when every query word occurs in its title, description,
-// tags or text, compared with Polish diacritics folded on both sides.
+// Client-side search over the fragments kb build writes (internal/search):
+// a manifest (data-index), then only the fragments of the words typed,
+// then the metadata of the results shown. A page matches when every query
+// word starts some word of its title, description, tags or text, compared
+// with Polish diacritics folded on both sides; title matches score 10,
+// description and tag matches 3, then newer first.
 (function () {
   'use strict';
   var root = document.querySelector('[data-search]');
-  if (!root || !window.fetch) return;
+  if (!root || !window.fetch || !window.Promise) return;
 
   // fold lower-cases and strips diacritics: NFD removes combining marks
   // (ą→a, ę→e, ś→s, ż→z, …); ł/Ł have no decomposition, so map them.
+  // internal/search.Fold is the same; a Go test runs this one against it.
   function fold(s) {
     return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '')
       .replace(/ł/g, 'l').replace(/Ł/g, 'L').toLowerCase();
   }
 
+  // words splits as internal/search.Words: runs of letters and digits.
+  var splitter;
+  try { splitter = new RegExp('[^\\p{L}\\p{N}]+', 'u'); } catch (e) { splitter = /[^0-9a-z\u00c0-\u024f]+/; }
+  function words(s) { return fold(s).split(splitter).filter(Boolean); }
+
+  var PAGE = 20; // results rendered at a time; "more" adds the next page
+  var TITLE = 1, META = 2;
+
   var d = root.dataset;
+  var base = new URL(d.index, window.location.href);
   var input = document.getElementById('search-q');
   var status = document.getElementById('search-status');
   var list = document.getElementById('search-results');
+  var more = document.getElementById('search-more');
+  var moreBox = more && more.parentNode;
   var form = root.querySelector('form');
   var lang = document.documentElement.lang || 'pl';
   var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
-  var docs = null;
+  var manifest = null;
+  var files = {}; // fragment name → promise of its JSON, kept for the page's life
   var timer = 0;
+  var lastRun = 0;
+  var WAIT = 100; // ms between runs while typing
+  var seq = 0; // the latest query; answers to older ones are dropped
+  var current = null; // {hits, shown} of the query on screen
+
+  function load(name) {
+    if (!files[name]) {
+      files[name] = fetch(new URL(name, base), { headers: { Accept: 'application/json' } }).then(function (res) {
+        if (!res.ok) throw new Error(res.status);
+        return res.json();
+      });
+      files[name].catch(function () { delete files[name]; });
+    }
+    return files[name];
+  }
+
+  // decode unpacks postings (gap from the previous id << 2 | fields) into
+  // out: id → fields, OR-ed with what out has.
+  function decode(enc, out) {
+    var id = -1;
+    for (var i = 0; i < enc.length; i++) {
+      id += enc[i] >> 2;
+      out[id] = (out[id] || 0) | (enc[i] & 3);
+    }
+    return out;
+  }
+
+  // lookup resolves to the documents holding a word that starts with w
+  // (id → fields): the leaf fragment of w's longest listed prefix, or the
+  // union of a split prefix equal to w.
+  function lookup(w) {
+    var letters = Array.from(w);
+    for (var i = 1; i <= letters.length; i++) {
+      var p = letters.slice(0, i).join('');
+      if (manifest.leaf[p]) {
+        return load(manifest.leaf[p]).then(function (leaf) {
+          var out = {};
+          Object.keys(leaf).forEach(function (k) { if (k.lastIndexOf(w, 0) === 0) decode(leaf[k], out); });
+          return out;
+        });
+      }
+      if (!manifest.node[p]) break;
+      if (i === letters.length) return load(manifest.node[p]).then(function (enc) { return decode(enc, {}); });
+    }
+    return Promise.resolve({});
+  }
+
+  // search resolves to the matching ids, best first.
+  function search(ws) {
+    return Promise.all(ws.map(lookup)).then(function (found) {
+      var score = {};
+      var ids = Object.keys(found[0]);
+      for (var i = 0; i < found.length; i++) {
+        ids = ids.filter(function (id) { return found[i][id] !== undefined; });
+      }
+      ids = ids.map(Number);
+      ids.forEach(function (id) {
+        var s = 0;
+        found.forEach(function (f) { if (f[id] & TITLE) s += 10; if (f[id] & META) s += 3; });
+        score[id] = s;
+      });
+      // Ids run newest first: among equal scores the lower id wins.
+      return ids.sort(function (a, b) { return score[b] - score[a] || a - b; });
+    });
+  }
+
+  // row resolves to the metadata of document id.
+  function row(id) {
+    var chunk = manifest.chunk;
+    return load(manifest.meta[Math.floor(id / chunk)]).then(function (rows) {
+      var r = rows[id % chunk];
+      return { url: r[0], title: r[1], date: r[2], reading: r[3], description: r[4] };
+    });
+  }
 
   function count(n) {
     var cat = plural ? plural.select(n) : 'other';
@@ -51,59 +141,96 @@
     }
   }
 
-  function render(query) {
-    var words = fold(query).split(/\s+/).filter(Boolean);
-    list.textContent = '';
-    if (!words.length) {
-      status.textContent = d.msgPrompt;
-      return;
+  function card(it) {
+    var li = node('li');
+    var c = node('article', 'card');
+    var title = node('h2', 'card-title');
+    title.appendChild(link(it.url, it.title));
+    c.appendChild(title);
+    var m = node('p', 'meta');
+    var time = node('time', '', formatDate(it.date));
+    time.setAttribute('datetime', it.date);
+    m.appendChild(time);
+    if (it.reading) {
+      // As in the guide cards: the dot is decoration, the time one unit.
+      var dot = node('span', '', '·');
+      dot.setAttribute('aria-hidden', 'true');
+      m.appendChild(document.createTextNode(' '));
+      m.appendChild(dot);
+      m.appendChild(document.createTextNode(' '));
+      m.appendChild(node('span', 'nowrap', d.reading.replace('{n}', it.reading)));
     }
-    var hits = [];
-    docs.forEach(function (doc) {
-      for (var i = 0; i < words.length; i++) {
-        if (doc.all.indexOf(words[i]) < 0) return;
-      }
-      var score = 0;
-      words.forEach(function (w) { if (doc.title.indexOf(w) >= 0) score += 10; if (doc.meta.indexOf(w) >= 0) score += 3; });
-      hits.push({ doc: doc, score: score });
-    });
-    hits.sort(function (a, b) { return b.score - a.score || (a.doc.item.date < b.doc.item.date ? 1 : -1); });
+    c.appendChild(m);
+    if (it.description) c.appendChild(node('p', 'card-desc', it.description));
+    li.appendChild(c);
+    return li;
+  }
 
-    if (!hits.length) {
-      status.textContent = d.msgNone;
-      var li = node('li', 'search-none');
-      if (d.guides) li.appendChild(link(d.guides, d.guidesLabel));
-      if (d.guides && d.tags) li.appendChild(document.createTextNode(' · '));
-      if (d.tags) li.appendChild(link(d.tags, d.tagsLabel));
-      list.appendChild(li);
+  function showMore(visible) {
+    if (moreBox) moreBox.hidden = !visible;
+  }
+
+  function fail() {
+    status.textContent = d.msgError;
+    showMore(false);
+  }
+
+  function none() {
+    status.textContent = d.msgNone;
+    var li = node('li', 'search-none');
+    if (d.guides) li.appendChild(link(d.guides, d.guidesLabel));
+    if (d.guides && d.tags) li.appendChild(document.createTextNode(' · '));
+    if (d.tags) li.appendChild(link(d.tags, d.tagsLabel));
+    list.appendChild(li);
+  }
+
+  // page renders the next PAGE results of query q, each card as soon as
+  // its metadata and those before it are in (their chunks load in
+  // parallel). The first page replaces the previous query's results when
+  // its first card is ready, so the list does not flash empty while typing.
+  function page(q) {
+    var ids = q.hits.slice(q.shown, q.shown + PAGE);
+    var first = q.shown === 0;
+    q.shown += ids.length;
+    showMore(false); // until this page is in, so pages never interleave
+    var chain = Promise.resolve();
+    ids.map(row).forEach(function (item, i) {
+      chain = chain.then(function () { return item; }).then(function (it) {
+        if (q !== current) return;
+        if (first && i === 0) {
+          list.textContent = '';
+          status.textContent = count(q.hits.length);
+        }
+        list.appendChild(card(it));
+      });
+    });
+    return chain.then(function () {
+      if (q === current) showMore(q.shown < q.hits.length);
+    });
+  }
+
+  function render(query) {
+    var ws = words(query);
+    var my = ++seq;
+    if (!ws.length) {
+      // Only punctuation finds nothing; an empty box asks for a query.
+      current = null;
+      list.textContent = '';
+      showMore(false);
+      if (query) none(); else status.textContent = d.msgPrompt;
       return;
     }
-    status.textContent = count(hits.length);
-    hits.forEach(function (h) {
-      var it = h.doc.item;
-      var li = node('li');
-      var card = node('article', 'card');
-      var title = node('h2', 'card-title');
-      title.appendChild(link(it.url, it.title));
-      card.appendChild(title);
-      var meta = node('p', 'meta');
-      var time = node('time', '', formatDate(it.date));
-      time.setAttribute('datetime', it.date);
-      meta.appendChild(time);
-      if (it.reading) {
-        // As in the guide cards: the dot is decoration, the time one unit.
-        var dot = node('span', '', '·');
-        dot.setAttribute('aria-hidden', 'true');
-        meta.appendChild(document.createTextNode(' '));
-        meta.appendChild(dot);
-        meta.appendChild(document.createTextNode(' '));
-        meta.appendChild(node('span', 'nowrap', d.reading.replace('{n}', it.reading)));
+    search(ws).then(function (hits) {
+      if (my !== seq) return;
+      current = { hits: hits, shown: 0 };
+      if (!hits.length) {
+        list.textContent = '';
+        showMore(false);
+        none();
+        return;
       }
-      card.appendChild(meta);
-      if (it.description) card.appendChild(node('p', 'card-desc', it.description));
-      li.appendChild(card);
-      list.appendChild(li);
-    });
+      return page(current);
+    }).catch(function () { if (my === seq) fail(); });
   }
 
   function run() {
@@ -111,25 +238,37 @@
     var url = new URL(window.location.href);
     if (q) url.searchParams.set('q', q); else url.searchParams.delete('q');
     window.history.replaceState(null, '', url);
-    if (docs) render(q);
+    if (manifest) render(q);
   }
 
-  form.addEventListener('submit', function (e) { e.preventDefault(); run(); });
+  form.addEventListener('submit', function (e) { e.preventDefault(); clearTimeout(timer); run(); });
+  // Throttled, not only debounced: the first keystroke after a pause runs
+  // at once (results within a frame or two), later ones within WAIT of
+  // the last run are folded into one run at its end.
   input.addEventListener('input', function () {
     clearTimeout(timer);
-    timer = setTimeout(run, 150);
+    var wait = lastRun + WAIT - Date.now();
+    if (wait <= 0) {
+      lastRun = Date.now();
+      run();
+      return;
+    }
+    timer = setTimeout(function () { lastRun = Date.now(); run(); }, wait);
   });
+  if (more) {
+    more.addEventListener('click', function () {
+      if (current) page(current).catch(fail);
+    });
+  }
 
   input.value = new URLSearchParams(window.location.search).get('q') || '';
   status.textContent = d.msgLoading;
-  fetch(d.index, { headers: { Accept: 'application/json' } }).then(function (res) {
+  fetch(base, { headers: { Accept: 'application/json' }, cache: 'no-cache' }).then(function (res) {
     if (!res.ok) throw new Error(res.status);
     return res.json();
-  }).then(function (data) {
-    docs = (data.items || []).map(function (it) {
-      var meta = fold([it.description || '', (it.tags || []).join(' ')].join(' '));
-      return { item: it, title: fold(it.title || ''), meta: meta, all: fold(it.title || '') + ' ' + meta + ' ' + fold(it.content || '') };
-    });
+  }).then(function (m) {
+    if (m.v !== 1) throw new Error('search index version ' + m.v);
+    manifest = m;
     status.textContent = '';
     if (input.value.trim()) render(input.value.trim()); else status.textContent = d.msgPrompt;
   }).catch(function () {

@@ -19,6 +19,7 @@ import (
 	"github.com/kbpress/kb/internal/config"
 	"github.com/kbpress/kb/internal/guide"
 	"github.com/kbpress/kb/internal/precompress"
+	"github.com/kbpress/kb/internal/search"
 	"github.com/kbpress/kb/internal/site"
 	"github.com/kbpress/kb/internal/whitepaper"
 )
@@ -117,6 +118,12 @@ func (a *app) planWhitepaper(cfg *config.Config, publishDir, privateDir string) 
 // page count in its params, and then puts the PDF in place. The PDF goes in
 // after the site build because the build replaces the publish directory.
 func (a *app) build(ctx context.Context, cfg *config.Config, publishDir, privateDir, environment string) (*built, error) {
+	return a.buildSite(ctx, cfg, publishDir, privateDir, environment, false)
+}
+
+// buildSite is build, with drafts and future-dated guides too when drafts
+// is set (kb serve --watch --drafts, into a directory of its own).
+func (a *app) buildSite(ctx context.Context, cfg *config.Config, publishDir, privateDir, environment string, drafts bool) (*built, error) {
 	publishDir, err := filepath.Abs(publishDir)
 	if err != nil {
 		return nil, err
@@ -152,9 +159,14 @@ func (a *app) build(ctx context.Context, cfg *config.Config, publishDir, private
 		BaseURL:     cfg.BaseURL,
 		Params:      params,
 		Environment: environment,
+		Drafts:      drafts,
 		Logger:      a.log,
 		Check: func(guides []guide.Guide) error {
 			return guide.Check(guides, cfg.Params.Newsletter.TopicIDs(), cfg.Params.Newsletter.Welcome)
+		},
+		// The search index Hugo rendered becomes fragments loaded per word.
+		AfterRender: func(staging string) ([]string, error) {
+			return search.FromHugoIndex(staging, search.Options{})
 		},
 	})
 	if err != nil {

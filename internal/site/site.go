@@ -56,10 +56,21 @@ type Options struct {
 	Environment string
 	// Logger receives Hugo's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// Drafts also builds drafts and future-dated pages (Hugo's
+	// buildDrafts and buildFuture), for a writer's preview only: publish
+	// such a build elsewhere than the deployed directory. kb build and
+	// kb send never set it.
+	Drafts bool
 	// Check, if set, vets the published guides before the build replaces
 	// the publish directory: its error fails the build and keeps the
 	// previous site (e.g. a guide naming an unknown newsletter topic).
 	Check func([]guide.Guide) error
+	// AfterRender, if set, runs on the staging dir once Hugo has rendered
+	// into it and before it is published: files it writes there (returned
+	// as slash paths relative to the dir) are published with the build,
+	// files it deletes are not (e.g. the search index turned into
+	// fragments). Its error fails the build and keeps the previous site.
+	AfterRender func(stagingDir string) (written []string, err error)
 }
 
 // Result describes a finished build.
@@ -160,6 +171,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	built, err := h.builtFiles(staging)
 	if err != nil {
 		return nil, fmt.Errorf("site: list built files: %w", err)
+	}
+	if opts.AfterRender != nil {
+		written, err := opts.AfterRender(staging)
+		if err != nil {
+			return nil, fmt.Errorf("site: %w", err)
+		}
+		for _, f := range written {
+			built[f] = true
+		}
 	}
 	m, err := publish(staging, opts.PublishDir, built, opts.Logger)
 	if err != nil {

@@ -1,0 +1,144 @@
+package browser
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/kbpress/kb/internal/benchsite"
+	"github.com/kbpress/kb/internal/e2e/kbproc"
+)
+
+// BenchmarkSearchPage measures the search page of a site with 2,000
+// generated guides (internal/benchsite, beside the real ones), served by
+// the real `kb serve`, in Chromium with the CPU slowed down 4× (as
+// Lighthouse's mobile run). Each iteration is a reader with a cold cache:
+//
+//   - transferred-KiB: everything /szukaj/?q=faktura downloads until its
+//     results show (HTML, CSS, JS, the index's manifest and fragments),
+//     as the bytes on the wire (Resource Timing transferSize: compressed
+//     bodies and headers);
+//   - index-KiB: the part of it under /search/;
+//   - first-result-ms: after that, a new query put into the box in one
+//     input event (its fragments not loaded yet), from the event to the
+//     first result card in the document, one frame later.
+//
+// Run:
+//
+//	go test -run '^$' -bench BenchmarkSearchPage -benchtime 5x ./internal/e2e/browser
+func BenchmarkSearchPage(b *testing.B) {
+	if shared.err != nil {
+		b.Skip(shared.err)
+	}
+	root := searchBenchSite(b, 2000)
+	srv := kbproc.Start(b, kbproc.Options{Root: root})
+	var kib, indexKiB, firstMS float64
+	for b.Loop() {
+		t, i, f := searchPageOnce(b, srv.URL)
+		kib += t
+		indexKiB += i
+		firstMS += f
+	}
+	n := float64(b.N)
+	b.ReportMetric(kib/n, "transferred-KiB")
+	b.ReportMetric(indexKiB/n, "index-KiB")
+	b.ReportMetric(firstMS/n, "first-result-ms")
+}
+
+// searchBenchSite copies the site's sources and adds n generated guides.
+func searchBenchSite(b *testing.B, n int) string {
+	b.Helper()
+	src, dst := kbproc.RepoRoot(), b.TempDir()
+	for _, dir := range []string{"content", "layouts", "static", "assets", "i18n"} {
+		if err := os.CopyFS(filepath.Join(dst, dir), os.DirFS(filepath.Join(src, dir))); err != nil {
+			b.Fatalf("copy %s: %v", dir, err)
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(src, "config.toml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "config.toml"), cfg, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := benchsite.WriteGuides(filepath.Join(dst, "content", "poradniki"), n); err != nil {
+		b.Fatal(err)
+	}
+	return dst
+}
+
+func searchPageOnce(b *testing.B, base string) (transferredKiB, indexKiB, firstResultMS float64) {
+	b.Helper()
+	ctx, cancel := chromedp.NewContext(shared.ctx, chromedp.WithNewBrowserContext())
+	defer cancel()
+	ctx, tcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer tcancel()
+	must := func(what string, err error) {
+		if err != nil {
+			b.Fatalf("%s: %v", what, err)
+		}
+	}
+	must("open tab", chromedp.Do(ctx))
+	_, err := chromedp.Call(ctx, emulation.SetCPUThrottlingRate, emulation.SetCPUThrottlingRateParams{Rate: 4})
+	must("CPU throttling", err)
+	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(base+"/szukaj/?q=faktura"))
+	must("open the search page", err)
+	if res == nil || res.Status != 200 {
+		b.Fatalf("search page: status %v", statusOf(res))
+	}
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('#search-results .card').length > 0`, chromedp.WithPollingTimeout(time.Minute)))
+	must("results for faktura", err)
+	sizes, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const all = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+		const sum = es => es.reduce((s, e) => s + e.transferSize, 0);
+		return [sum(all), sum(all.filter(e => new URL(e.name).pathname.startsWith('/search/')))];
+	})()`))
+	must("transferred bytes", err)
+
+	// The reader clears the box, pauses, and enters a new query.
+	prompt := jsString(siteTextB(b, "searchPrompt"))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const q = document.getElementById('search-q'); q.value = ''; q.dispatchEvent(new Event('input')); })()`))
+	must("clear the query", err)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('search-status').textContent === `+prompt, chromedp.WithPollingTimeout(time.Minute)))
+	must("the prompt", err)
+	ms, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Promise(resolve => {
+		const q = document.getElementById('search-q'), list = document.getElementById('search-results');
+		setTimeout(() => {
+			const obs = new MutationObserver(() => {
+				if (!list.querySelector('.card')) return;
+				obs.disconnect();
+				requestAnimationFrame(() => resolve(performance.now() - t0));
+			});
+			obs.observe(list, { childList: true, subtree: true });
+			const t0 = performance.now();
+			q.value = 'podatek';
+			q.dispatchEvent(new Event('input'));
+		}, 200); // past the typing throttle, as after a pause
+	})`, chromedp.EvalAwaitPromise))
+	must("first result", err)
+	return sizes[0] / 1024, sizes[1] / 1024, ms
+}
+
+// siteTextB is siteText for a benchmark.
+func siteTextB(b *testing.B, key string) string {
+	b.Helper()
+	raw, err := os.ReadFile(filepath.Join(kbproc.RepoRoot(), "i18n", "pl.toml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var entries map[string]map[string]string
+	if err := toml.Unmarshal(raw, &entries); err != nil {
+		b.Fatalf("i18n/pl.toml: %v", err)
+	}
+	s, ok := entries[key]["other"]
+	if !ok {
+		b.Fatalf("i18n/pl.toml has no %s", key)
+	}
+	return s
+}

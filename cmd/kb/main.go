@@ -95,6 +95,8 @@ kb serve with an https:// base URL also wants Mailgun or KB_MAIL=outbox.`,
 		a.migrateCommand(),
 		a.adminCommand(),
 		a.reportCommand(),
+		a.newCommand(),
+		a.checkCommand(),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/kbpress/kb/internal/config"
 	"github.com/kbpress/kb/internal/delivery"
+	"github.com/kbpress/kb/internal/devserver"
 	"github.com/kbpress/kb/internal/guide"
 	"github.com/kbpress/kb/internal/site"
 	"github.com/kbpress/kb/internal/store"
@@ -26,7 +28,7 @@ const unconfirmedRetention = 30 * 24 * time.Hour
 
 func (a *app) serveCommand() *cobra.Command {
 	var out, private, addr, baseURL, worker string
-	var watch, noBuild bool
+	var watch, noBuild, drafts bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Build the site and serve it with the signup API",
@@ -54,17 +56,33 @@ sends the queued confirmation and whitepaper emails.`,
 			if err := checkServe(cfg); err != nil {
 				return err
 			}
-			return a.serve(cmd.Context(), cfg, ln, serveOptions{
+			o := serveOptions{
 				publishDir: a.path(out), privateDir: a.path(private),
-				watch: watch, build: !noBuild, worker: worker,
-			})
+				watch: watch || drafts, build: !noBuild, drafts: drafts, worker: worker,
+			}
+			if drafts {
+				if noBuild {
+					return errors.New("--drafts builds the site with its drafts: it cannot be used with --no-build")
+				}
+				// Drafts never go near --out, which a writer might deploy:
+				// they are built into a directory of their own, removed on exit.
+				tmp, err := os.MkdirTemp("", "kb-drafts-")
+				if err != nil {
+					return fmt.Errorf("--drafts: %w", err)
+				}
+				defer os.RemoveAll(tmp)
+				o.publishDir, o.privateDir = filepath.Join(tmp, "public"), filepath.Join(tmp, "private")
+				a.log.Info("drafts: serving a build with drafts and future-dated guides; the publish directory is left alone", "dir", o.publishDir)
+			}
+			return a.serve(cmd.Context(), cfg, ln, o)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public base URL of the site, used in links and emails (default http://ADDR/)")
 	cmd.Flags().StringVar(&out, "out", "public", "publish directory")
 	cmd.Flags().StringVar(&private, "private", "private", "directory of the gated whitepaper PDF")
-	cmd.Flags().BoolVar(&watch, "watch", false, "rebuild when content, layouts, static files or config change")
+	cmd.Flags().BoolVar(&watch, "watch", false, "rebuild when content, layouts, static files or config change; open pages reload themselves, a failed build is shown in the browser, /__preview/email/ previews the newsletter emails")
+	cmd.Flags().BoolVar(&drafts, "drafts", false, "also show drafts and future-dated guides, marked \"Szkic\", built into a temporary directory (never --out); implies --watch")
 	cmd.Flags().BoolVar(&noBuild, "no-build", false, "serve the publish directory as it is (built by kb build)")
 	cmd.Flags().StringVar(&worker, "worker-name", "", "name of this instance's mail worker (default hostname:pid)")
 	return cmd
@@ -72,12 +90,12 @@ sends the queued confirmation and whitepaper emails.`,
 
 type serveOptions struct {
 	publishDir, privateDir string
-	watch, build           bool
+	watch, build, drafts   bool
 	worker                 string
 }
 
 func (a *app) serve(ctx context.Context, cfg *config.Config, ln net.Listener, o serveOptions) error {
-	wp, err := a.prepareSite(ctx, cfg, o)
+	wp, guides, err := a.prepareSite(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
@@ -143,47 +161,65 @@ func (a *app) serve(ctx context.Context, cfg *config.Config, ln net.Listener, o 
 		return err
 	}
 
+	srv := h.Server(ln.Addr().String())
+	var dev *devserver.Handler
+	if o.watch {
+		// The writer's tools exist only in watch mode, around the public
+		// handler: live reload, the build error page, the email preview.
+		dev = devserver.New(h, guides, devserver.Options{
+			BaseURL:          cfg.BaseURL,
+			Emails:           tpl,
+			FullTextMaxWords: cfg.Params.Newsletter.FullTextMaxWords,
+			Logger:           a.log,
+		})
+		srv.Handler = dev
+		srv.RegisterOnShutdown(dev.Close) // open tabs must not hold the shutdown
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { worker.Run(ctx) })
 	wg.Go(func() { a.purgeUnconfirmed(ctx, st) })
 	if o.watch {
-		wg.Go(func() { a.watch(ctx, cfg, o, h) })
+		wg.Go(func() { a.watch(ctx, cfg, o, h, dev) })
 	}
 	a.log.Info("serving", "url", cfg.BaseURL, "addr", ln.Addr().String(), "dir", o.publishDir)
-	err = web.Serve(ctx, h.Server(ln.Addr().String()), ln)
+	err = web.Serve(ctx, srv, ln)
 	cancel()
 	wg.Wait()
 	return err
 }
 
 // prepareSite builds the site, or with --no-build checks that it exists
-// and finds the whitepaper PDF a previous kb build placed.
-func (a *app) prepareSite(ctx context.Context, cfg *config.Config, o serveOptions) (builtWhitepaper, error) {
+// and finds the whitepaper PDF a previous kb build placed. The guides are
+// the build's (none with --no-build), for the email preview.
+func (a *app) prepareSite(ctx context.Context, cfg *config.Config, o serveOptions) (builtWhitepaper, []guide.Guide, error) {
 	if o.build {
-		b, err := a.build(ctx, cfg, o.publishDir, o.privateDir, "production")
+		b, err := a.buildSite(ctx, cfg, o.publishDir, o.privateDir, "production", o.drafts)
 		if err != nil {
-			return builtWhitepaper{}, err
+			return builtWhitepaper{}, nil, err
 		}
-		return b.Whitepaper, nil
+		return b.Whitepaper, b.Guides, nil
 	}
 	if _, err := os.Stat(filepath.Join(o.publishDir, "index.html")); err != nil {
-		return builtWhitepaper{}, fmt.Errorf("--no-build: %s has no built site (run kb build first): %w", o.publishDir, err)
+		return builtWhitepaper{}, nil, fmt.Errorf("--no-build: %s has no built site (run kb build first): %w", o.publishDir, err)
 	}
-	return a.locateWhitepaper(cfg, o.publishDir, o.privateDir)
+	wp, err := a.locateWhitepaper(cfg, o.publishDir, o.privateDir)
+	return wp, nil, err
 }
 
-// watch rebuilds the site when its sources change and reloads the page
-// shell the handler renders into. Each rebuild reads config.toml again;
-// the handler and the emails keep the settings they started with.
-func (a *app) watch(ctx context.Context, cfg *config.Config, o serveOptions, h *web.Handler) {
+// watch rebuilds the site when its sources change, reloads the page
+// shell the handler renders into and tells the open pages (dev). Each
+// rebuild reads config.toml again; the handler and the emails keep the
+// settings they started with.
+func (a *app) watch(ctx context.Context, cfg *config.Config, o serveOptions, h *web.Handler, dev *devserver.Handler) {
 	rebuild := func(ctx context.Context) (*site.Result, error) {
 		fresh, err := a.config(cfg.BaseURL)
 		if err != nil {
 			return nil, err
 		}
-		b, err := a.build(ctx, fresh, o.publishDir, o.privateDir, "production")
+		b, err := a.buildSite(ctx, fresh, o.publishDir, o.privateDir, "production", o.drafts)
 		if err != nil {
 			return nil, err
 		}
@@ -192,17 +228,29 @@ func (a *app) watch(ctx context.Context, cfg *config.Config, o serveOptions, h *
 	err := site.Watch(ctx, site.Options{Root: a.root, PublishDir: o.publishDir, BaseURL: cfg.BaseURL, Logger: a.log}, rebuild,
 		func(res *site.Result, err error) {
 			if err != nil {
-				a.log.Error("rebuild failed; still serving the previous build", "err", err)
+				a.log.Error("rebuild failed; pages show the error until it is fixed", "err", err)
+				dev.Failed(buildFailure(err))
 				return
 			}
 			if err := h.Reload(); err != nil {
 				a.log.Error("reload page shell", "err", err)
 			}
 			a.log.Info("site rebuilt", "pages", res.Pages, "duration", res.Duration.Round(time.Millisecond))
+			dev.Built(res.Guides)
 		})
 	if err != nil && ctx.Err() == nil {
 		a.log.Error("watch stopped", "err", err)
 	}
+}
+
+// buildFailure is a failed rebuild as the browser shows it: the file and
+// line a site.BuildError names, and the message as it is.
+func buildFailure(err error) devserver.Failure {
+	var be *site.BuildError
+	if errors.As(err, &be) {
+		return devserver.Failure{File: be.File, Line: be.Line, Column: be.Column, Message: be.Msg}
+	}
+	return devserver.Failure{Message: err.Error()}
 }
 
 // purgeUnconfirmed deletes signups left unconfirmed for 30 days, and the

@@ -24,6 +24,7 @@ import (
 	"github.com/gohugoio/hugo/deps"
 	"github.com/gohugoio/hugo/hugofs"
 	"github.com/gohugoio/hugo/hugolib"
+	"github.com/spf13/afero"
 	"github.com/spf13/fsync"
 )
 
@@ -76,6 +77,10 @@ func newHugo(ctx context.Context, opts Options, publishDir string, readOnly bool
 	if readOnly {
 		flags.Set("noBuildLock", true)
 	}
+	if opts.Drafts {
+		flags.Set("buildDrafts", true)
+		flags.Set("buildFuture", true)
+	}
 
 	load := func() (*allconfig.Configs, error) {
 		configs, err := allconfig.LoadConfig(allconfig.ConfigSourceDescriptor{
@@ -110,7 +115,13 @@ func newHugo(ctx context.Context, opts Options, publishDir string, readOnly bool
 	}
 
 	rec := newRecordingFs()
-	fs := hugofs.NewFromSourceAndDestination(hugofs.Os, rec, flags)
+	var dest afero.Fs = rec
+	if readOnly {
+		// Rendering a guide's content publishes its processed images
+		// (render-image.html); reading the guides must write nothing.
+		dest = afero.NewMemMapFs()
+	}
+	fs := hugofs.NewFromSourceAndDestination(hugofs.Os, dest, flags)
 	h, err := hugolib.NewHugoSites(deps.DepsCfg{
 		Configs:    configs,
 		Fs:         fs,

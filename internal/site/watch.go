@@ -30,8 +30,9 @@ const WatchDebounce = 200 * time.Millisecond
 // Watch rebuilds the site after every change to its sources — content/,
 // layouts/, static/, assets/, i18n/, data/, archetypes/ (new sub-folders
 // included) and config.toml — and reports each rebuild to onBuild, failed
-// ones included; a failed build leaves the last good site published and
-// watching goes on. rebuild does the build (nil: Build with opts), so a
+// ones included (onBuild logs them: Watch does not, so a failure is told
+// once); a failed build leaves the last good site published and watching
+// goes on. rebuild does the build (nil: Build with opts), so a
 // caller that adds to the build (the whitepaper) rebuilds its way. Watch
 // does not build before the first change: call Build first. It blocks until
 // ctx is done and returns nil then, or an error if watching cannot start.
@@ -119,10 +120,7 @@ func (w *watcher) run(ctx context.Context, rebuild func(context.Context) (*Resul
 			if ctx.Err() != nil {
 				return nil
 			}
-			if err != nil {
-				opts.Logger.Error("site: rebuild failed", "err", err)
-			}
-			onBuild(res, err)
+			onBuild(res, err) // logs a failure: once, in the caller's words
 		}
 	}
 }

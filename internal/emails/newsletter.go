@@ -6,6 +6,7 @@ import (
 	"html"
 	"html/template"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/yuin/goldmark"
@@ -50,7 +51,9 @@ type NewsletterOptions struct {
 //
 // The markdown goes through goldmark with its safe defaults (raw HTML and
 // dangerous URLs dropped); relative links and images become absolute
-// against the guide's page, so they work in a mail client.
+// against the guide's page, so they work in a mail client. Pictures become
+// the site's email versions (guide.Image), each linked to its largest
+// version so that the text part keeps the alt text and an address.
 func (t *Templates) Newsletter(g guide.Guide, opts NewsletterOptions) (Email, error) {
 	if opts.FullTextMaxWords <= 0 {
 		opts.FullTextMaxWords = 1200
@@ -65,6 +68,7 @@ func (t *Templates) Newsletter(g guide.Guide, opts NewsletterOptions) (Email, er
 	src := []byte(g.Markdown)
 	md := goldmark.New(goldmark.WithExtensions(extension.GFM))
 	doc := md.Parser().Parse(text.NewReader(src))
+	emailImages(doc, src, g.Images) // before absolutize: keyed by the destination as written
 	absolutize(doc, base)
 	truncated := false
 	if g.WordCount > opts.FullTextMaxWords {
@@ -140,6 +144,61 @@ func absolutize(doc ast.Node, base *url.URL) {
 		}
 		return ast.WalkContinue, nil
 	})
+}
+
+// emailImageWidth is the widest a picture is shown: the message column of
+// layout.html (.card 600 px less .body's 2 × 32 px padding). Outlook sizes
+// pictures by the width attribute alone, ignoring max-width.
+const emailImageWidth = 536
+
+// emailImages points each picture at its email version (a JPEG or PNG at
+// most 600 px wide on the site), sizes it for the message column and,
+// unless it has no alt text or is already a link, links it to the largest
+// version: html2text turns that link into "alt ( URL )" in the text part,
+// where a bare <img> would leave nothing. A picture the site did not record
+// (not built by kb) keeps its resolved address.
+func emailImages(doc ast.Node, src []byte, images map[string]guide.Image) {
+	var found []*ast.Image
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if img, ok := n.(*ast.Image); ok && entering {
+			found = append(found, img)
+		}
+		return ast.WalkContinue, nil
+	})
+	for _, n := range found {
+		im, ok := images[string(n.Destination)]
+		if !ok || im.URL == "" || im.Width <= 0 || im.Height <= 0 {
+			continue
+		}
+		w, h := im.Width, im.Height
+		if w > emailImageWidth {
+			w, h = emailImageWidth, (h*emailImageWidth+im.Width/2)/im.Width
+		}
+		n.Destination = []byte(im.URL)
+		n.SetAttributeString("width", []byte(strconv.Itoa(w)))
+		n.SetAttributeString("height", []byte(strconv.Itoa(h)))
+		n.SetAttributeString("style", []byte("display:block;max-width:100%;height:auto;border:0"))
+		if _, inLink := n.Parent().(*ast.Link); inLink || im.Link == "" || strings.TrimSpace(plainAlt(n, src)) == "" {
+			continue
+		}
+		link := ast.NewLink()
+		link.Destination = []byte(im.Link)
+		parent := n.Parent()
+		parent.ReplaceChild(parent, n, link)
+		link.AppendChild(link, n)
+	}
+}
+
+// plainAlt is the text of an image's alt (its text descendants).
+func plainAlt(n *ast.Image, src []byte) string {
+	var b strings.Builder
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if t, ok := c.(*ast.Text); ok && entering {
+			b.Write(t.Segment.Value(src))
+		}
+		return ast.WalkContinue, nil
+	})
+	return b.String()
 }
 
 func resolve(base *url.URL, dest []byte) []byte {

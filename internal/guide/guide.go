@@ -33,6 +33,21 @@ type Guide struct {
 	SourcePath string
 	// Markdown is the guide body without front matter.
 	Markdown string
+	// Images are the guide's pictures as emailed, by the destination
+	// written in Markdown (e.g. "wykres.png").
+	Images map[string]Image
+}
+
+// Image is the email version of a guide's picture, published with the
+// site: at most 600 px wide, in the original format (JPEG or PNG; mail
+// clients such as Outlook show no WebP).
+type Image struct {
+	// URL is the absolute address of that version.
+	URL           string
+	Width, Height int
+	// Link is the largest version on the site, for a reader who wants to
+	// see more (and for the text part, which has no pictures).
+	Link string
 }
 
 // Subject is the email subject for the guide.

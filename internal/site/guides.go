@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bep/logg"
 	"github.com/gohugoio/hugo/resources/page"
 	"github.com/gohugoio/hugo/tpl"
 	"github.com/spf13/cast"
@@ -38,6 +39,11 @@ func (s *hugoSite) guides(ctx context.Context) ([]guide.Guide, error) {
 			return nil, err
 		}
 		out = append(out, g)
+	}
+	// A render hook's errorf (a missing image) is only logged, and under
+	// LoadGuides the content renders here, after process checked the log.
+	if s.logger.LoggCount(logg.LevelError) > 0 {
+		return nil, formatError(s.opts.Root, "render guides", errors.New(strings.TrimSpace(s.logger.Errors())))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Date.Equal(out[j].Date) {
@@ -75,7 +81,35 @@ func toGuide(ctx context.Context, root, basePath string, p page.Page) (guide.Gui
 		}
 		g.Newsletter = b
 	}
+	// The image render hook records the email versions while the content
+	// renders; LoadGuides renders nothing else, so render it here.
+	if _, err := p.Content(ctx); err != nil {
+		return g, fmt.Errorf("site: %s: %w", g.SourcePath, err)
+	}
+	g.Images = emailImages(p.Store().Get(emailImagesKey))
 	return g, nil
+}
+
+// emailImagesKey is the .Page.Store map layouts/_markup/render-image.html
+// fills: destination → {url, width, height, link}.
+const emailImagesKey = "emailImages"
+
+func emailImages(v any) map[string]guide.Image {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]guide.Image, len(m))
+	for dest, raw := range m {
+		im := cast.ToStringMap(raw)
+		out[dest] = guide.Image{
+			URL:    cast.ToString(im["url"]),
+			Width:  cast.ToInt(im["width"]),
+			Height: cast.ToInt(im["height"]),
+			Link:   cast.ToString(im["link"]),
+		}
+	}
+	return out
 }
 
 // outputPath maps a page's relative URL to the file Hugo wrote for it,

@@ -38,7 +38,7 @@ bench() { # name package pattern iterations count [args…]
 # first as often (the second build of a pair inherits the first's heap).
 if part site; then
 	rm -f "$raw/site.txt"
-	bench site ./internal/site 'BenchmarkBuild/guides=1000$' 4x "$RUNS"
+	bench site ./internal/site 'BenchmarkBuild/guides=2000$' 4x "$RUNS"
 	[ -n "$QUICK" ] || bench site ./internal/site 'BenchmarkBuild/guides=10000$' 2x 2
 fi
 if part whitepaper; then

@@ -37,9 +37,7 @@
   var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
   var manifest = null;
   var files = {}; // fragment name → promise of its JSON, kept for the page's life
-  var timer = 0;
-  var lastRun = 0;
-  var WAIT = 100; // ms between runs while typing
+  var parsed = {}; // fragment name → its JSON once in, to render without waiting
   var seq = 0; // the latest query; answers to older ones are dropped
   var current = null; // {hits, shown} of the query on screen
 
@@ -48,7 +46,7 @@
       files[name] = fetch(new URL(name, base), { headers: { Accept: 'application/json' } }).then(function (res) {
         if (!res.ok) throw new Error(res.status);
         return res.json();
-      });
+      }).then(function (v) { parsed[name] = v; return v; });
       files[name].catch(function () { delete files[name]; });
     }
     return files[name];
@@ -104,13 +102,16 @@
     });
   }
 
-  // row resolves to the metadata of document id.
-  function row(id) {
-    var chunk = manifest.chunk;
-    return load(manifest.meta[Math.floor(id / chunk)]).then(function (rows) {
-      var r = rows[id % chunk];
-      return { url: r[0], title: r[1], date: r[2], reading: r[3], description: r[4] };
-    });
+  // file names the metadata file of document id and its row there: the
+  // head file for the newest documents (loaded with the first query's
+  // fragments), else its chunk.
+  function file(id) {
+    if (manifest.head && id < manifest.headDocs) return { name: manifest.head, i: id };
+    return { name: manifest.meta[Math.floor(id / manifest.chunk)], i: id % manifest.chunk };
+  }
+
+  function item(r) {
+    return { url: r[0], title: r[1], date: r[2], reading: r[3], description: r[4] };
   }
 
   function count(n) {
@@ -184,27 +185,52 @@
     list.appendChild(li);
   }
 
-  // page renders the next PAGE results of query q, each card as soon as
-  // its metadata and those before it are in (their chunks load in
-  // parallel). The first page replaces the previous query's results when
-  // its first card is ready, so the list does not flash empty while typing.
+  // page renders the next PAGE results of query q in order, each card as
+  // soon as its metadata and those before it are in. Cards whose file is
+  // already in (the head's, usually the first) go in at once, in the same
+  // task as the search; the other files are then requested in parallel,
+  // after the next paint when a card is already up, so the requests do not
+  // hold up the first one's paint. The first page replaces the previous
+  // query's results with its first card, so the list does not flash empty
+  // while typing, and announces the count once.
   function page(q) {
     var ids = q.hits.slice(q.shown, q.shown + PAGE);
     var first = q.shown === 0;
     q.shown += ids.length;
     showMore(false); // until this page is in, so pages never interleave
-    var chain = Promise.resolve();
-    ids.map(row).forEach(function (item, i) {
-      chain = chain.then(function () { return item; }).then(function (it) {
-        if (q !== current) return;
-        if (first && i === 0) {
-          list.textContent = '';
-          status.textContent = count(q.hits.length);
-        }
-        list.appendChild(card(it));
+    var at = 0; // the next card to add
+    function add(rows) {
+      if (q !== current) return;
+      if (first && at === 0) {
+        list.textContent = '';
+        status.textContent = count(q.hits.length);
+      }
+      list.appendChild(card(item(rows)));
+      at++;
+    }
+    while (at < ids.length) {
+      var f = file(ids[at]);
+      if (!parsed[f.name]) break;
+      add(parsed[f.name][f.i]);
+    }
+    if (at === ids.length) {
+      showMore(q.shown < q.hits.length);
+      return Promise.resolve();
+    }
+    var rest = ids.slice(at);
+    return new Promise(function (resolve) {
+      if (at === 0) resolve();
+      else requestAnimationFrame(function () { setTimeout(resolve, 0); });
+    }).then(function () {
+      var chain = Promise.resolve();
+      rest.map(function (id) {
+        var f = file(id);
+        return load(f.name).then(function (rows) { return rows[f.i]; });
+      }).forEach(function (r) {
+        chain = chain.then(function () { return r; }).then(add);
       });
-    });
-    return chain.then(function () {
+      return chain;
+    }).then(function () {
       if (q === current) showMore(q.shown < q.hits.length);
     });
   }
@@ -220,6 +246,9 @@
       if (query) none(); else status.textContent = d.msgPrompt;
       return;
     }
+    // The head's request goes out with the fragments', so the best cards
+    // of a common word are in when its postings are.
+    if (manifest.head) load(manifest.head).catch(function () {});
     search(ws).then(function (hits) {
       if (my !== seq) return;
       current = { hits: hits, shown: 0 };
@@ -241,20 +270,11 @@
     if (manifest) render(q);
   }
 
-  form.addEventListener('submit', function (e) { e.preventDefault(); clearTimeout(timer); run(); });
-  // Throttled, not only debounced: the first keystroke after a pause runs
-  // at once (results within a frame or two), later ones within WAIT of
-  // the last run are folded into one run at its end.
-  input.addEventListener('input', function () {
-    clearTimeout(timer);
-    var wait = lastRun + WAIT - Date.now();
-    if (wait <= 0) {
-      lastRun = Date.now();
-      run();
-      return;
-    }
-    timer = setTimeout(function () { lastRun = Date.now(); run(); }, wait);
-  });
+  form.addEventListener('submit', function (e) { e.preventDefault(); run(); });
+  // Every input runs at once: fragments already in answer within the
+  // event's task, and a run whose files come in after a newer one started
+  // is dropped (seq, current), so typing never shows an older query.
+  input.addEventListener('input', run);
   if (more) {
     more.addEventListener('click', function () {
       if (current) page(current).catch(fail);

@@ -326,3 +326,32 @@ func TestFromHugoIndex(t *testing.T) {
 		t.Error("no error for a site without the Hugo index")
 	}
 }
+
+// TestHead: the head file holds the rows of the newest documents, the
+// same as their chunks, so search.js may take a card from either.
+func TestHead(t *testing.T) {
+	for _, head := range []int{1, 2, 100} {
+		t.Run(fmt.Sprint(head), func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := Write(dir, testDocs, Options{Chunk: 3, Head: head}); err != nil {
+				t.Fatal(err)
+			}
+			r := openReader(t, dir)
+			if want := min(head, len(testDocs)); r.m.HeadN != want || r.m.Head == "" {
+				t.Fatalf("head %q of %d documents, want %d", r.m.Head, r.m.HeadN, want)
+			}
+			var rows [][]any
+			readJSON(t, filepath.Join(dir, r.m.Head), &rows)
+			if len(rows) != r.m.HeadN {
+				t.Fatalf("head file has %d rows, manifest says %d", len(rows), r.m.HeadN)
+			}
+			for id, got := range rows {
+				var chunk [][]any
+				readJSON(t, filepath.Join(dir, r.m.Meta[id/r.m.Chunk]), &chunk)
+				if fmt.Sprint(got) != fmt.Sprint(chunk[id%r.m.Chunk]) {
+					t.Errorf("head row %d = %v, its chunk has %v", id, got, chunk[id%r.m.Chunk])
+				}
+			}
+		})
+	}
+}

@@ -30,6 +30,11 @@ type Options struct {
 	MaxFragment int
 	// Chunk is how many documents share one metadata file; default 10.
 	Chunk int
+	// Head is how many of the newest documents also share one larger
+	// metadata file, which search.js fetches beside the first query's
+	// fragments: the best results of a common word are title matches,
+	// newest first, so their cards need no second round trip; default 100.
+	Head int
 }
 
 func (o Options) withDefaults() Options {
@@ -38,6 +43,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Chunk <= 0 {
 		o.Chunk = 10
+	}
+	if o.Head <= 0 {
+		o.Head = 100
 	}
 	return o
 }
@@ -48,8 +56,9 @@ func (o Options) withDefaults() Options {
 //	 "leaf": {"fa": "fa.<hash>.json", …},  words with this prefix: {"faktura":[…], "fakturze":[…]}
 //	 "node": {"p": "p.<hash>.json", …},    split prefix: the union of its words' postings, [...];
 //	                                       longer queries look for a longer key
-//	 "meta": ["m.<hash>.json", …]}         chunk k: [[url, title, date, reading, description], …]
+//	 "meta": ["m.<hash>.json", …],         chunk k: [[url, title, date, reading, description], …]
 //	                                       for documents k*chunk …
+//	 "head": "m.<hash>.json", "headDocs": H}  the same rows for documents 0 … H-1 in one file
 //
 // Keys are folded word prefixes (whole letters). Postings are encode's
 // integers. A document id is its position by date, newest first. File
@@ -62,6 +71,8 @@ type manifest struct {
 	Leaf    map[string]string `json:"leaf"`
 	Node    map[string]string `json:"node"`
 	Meta    []string          `json:"meta"`
+	Head    string            `json:"head,omitempty"`
+	HeadN   int               `json:"headDocs,omitempty"`
 }
 
 // Write writes the index of docs into dir (created if missing; files there
@@ -87,16 +98,26 @@ func Write(dir string, docs []Document, opts Options) ([]string, error) {
 			return nil, err
 		}
 	}
-	for start := 0; start < len(w.ix.docs); start += opts.Chunk {
-		var rows [][]any
-		for _, d := range w.ix.docs[start:min(start+opts.Chunk, len(w.ix.docs))] {
-			rows = append(rows, []any{d.URL, d.Title, d.Date, d.Reading, d.Description})
+	rows := func(docs []Document) [][]any {
+		var out [][]any
+		for _, d := range docs {
+			out = append(out, []any{d.URL, d.Title, d.Date, d.Reading, d.Description})
 		}
-		name, err := w.put("m", rows)
+		return out
+	}
+	for start := 0; start < len(w.ix.docs); start += opts.Chunk {
+		name, err := w.put("m", rows(w.ix.docs[start:min(start+opts.Chunk, len(w.ix.docs))]))
 		if err != nil {
 			return nil, err
 		}
 		w.m.Meta = append(w.m.Meta, name)
+	}
+	if n := min(opts.Head, len(w.ix.docs)); n > 0 {
+		name, err := w.put("m", rows(w.ix.docs[:n]))
+		if err != nil {
+			return nil, err
+		}
+		w.m.Head, w.m.HeadN = name, n
 	}
 	raw, err := marshal(w.m)
 	if err != nil {

@@ -27,7 +27,10 @@ import (
 //   - index-KiB: the part of it under /search/;
 //   - first-result-ms: after that, a new query put into the box in one
 //     input event (its fragments not loaded yet), from the event to the
-//     first result card in the document, one frame later.
+//     first result card in the document, one frame later;
+//   - fragment-ms, meta-start-ms, meta-ms: where that time goes, from the
+//     same event: the word fragments in, the first metadata request sent,
+//     the first metadata chunk in (Resource Timing; -1 when none).
 //
 // Run:
 //
@@ -38,17 +41,24 @@ func BenchmarkSearchPage(b *testing.B) {
 	}
 	root := searchBenchSite(b, 2000)
 	srv := kbproc.Start(b, kbproc.Options{Root: root})
-	var kib, indexKiB, firstMS float64
+	var kib, indexKiB float64
+	var sum phases
 	for b.Loop() {
-		t, i, f := searchPageOnce(b, srv.URL)
+		t, i, p := searchPageOnce(b, srv.URL)
 		kib += t
 		indexKiB += i
-		firstMS += f
+		sum.first += p.first
+		sum.fragment += p.fragment
+		sum.metaStart += p.metaStart
+		sum.metaEnd += p.metaEnd
 	}
 	n := float64(b.N)
 	b.ReportMetric(kib/n, "transferred-KiB")
 	b.ReportMetric(indexKiB/n, "index-KiB")
-	b.ReportMetric(firstMS/n, "first-result-ms")
+	b.ReportMetric(sum.first/n, "first-result-ms")
+	b.ReportMetric(sum.fragment/n, "fragment-ms")
+	b.ReportMetric(sum.metaStart/n, "meta-start-ms")
+	b.ReportMetric(sum.metaEnd/n, "meta-ms")
 }
 
 // searchBenchSite copies the site's sources and adds n generated guides.
@@ -73,7 +83,7 @@ func searchBenchSite(b *testing.B, n int) string {
 	return dst
 }
 
-func searchPageOnce(b *testing.B, base string) (transferredKiB, indexKiB, firstResultMS float64) {
+func searchPageOnce(b *testing.B, base string) (transferredKiB, indexKiB float64, first phases) {
 	b.Helper()
 	ctx, cancel := chromedp.NewContext(shared.ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
@@ -107,23 +117,37 @@ func searchPageOnce(b *testing.B, base string) (transferredKiB, indexKiB, firstR
 	must("clear the query", err)
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('search-status').textContent === `+prompt, chromedp.WithPollingTimeout(time.Minute)))
 	must("the prompt", err)
-	ms, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Promise(resolve => {
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`new Promise(resolve => {
 		const q = document.getElementById('search-q'), list = document.getElementById('search-results');
 		setTimeout(() => {
 			const obs = new MutationObserver(() => {
 				if (!list.querySelector('.card')) return;
 				obs.disconnect();
-				requestAnimationFrame(() => resolve(performance.now() - t0));
+				requestAnimationFrame(() => {
+					const ms = performance.now() - t0;
+					// The requests since the event, as times after it.
+					const es = performance.getEntriesByType('resource').filter(e => e.startTime >= t0 && new URL(e.name).pathname.startsWith('/search/'));
+					const meta = es.filter(e => new URL(e.name).pathname.startsWith('/search/m.'));
+					const words = es.filter(e => !meta.includes(e));
+					const min = (xs, f) => xs.length ? Math.min(...xs.map(f)) - t0 : -1;
+					const max = (xs, f) => xs.length ? Math.max(...xs.map(f)) - t0 : -1;
+					resolve([ms, max(words, e => e.responseEnd), min(meta, e => e.startTime), min(meta, e => e.responseEnd)]);
+				});
 			});
 			obs.observe(list, { childList: true, subtree: true });
 			const t0 = performance.now();
 			q.value = 'podatek';
 			q.dispatchEvent(new Event('input'));
-		}, 200); // past the typing throttle, as after a pause
+		}, 200); // a pause before the new query
 	})`, chromedp.EvalAwaitPromise))
 	must("first result", err)
-	return sizes[0] / 1024, sizes[1] / 1024, ms
+	return sizes[0] / 1024, sizes[1] / 1024, phases{got[0], got[1], got[2], got[3]}
 }
+
+// phases of the first result after the input event, in milliseconds: the
+// word fragments in, the first metadata request sent, the first metadata
+// chunk in (Resource Timing), the first card rendered.
+type phases struct{ first, fragment, metaStart, metaEnd float64 }
 
 // siteTextB is siteText for a benchmark.
 func siteTextB(b *testing.B, key string) string {

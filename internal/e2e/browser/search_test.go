@@ -121,3 +121,57 @@ func TestSearchWithoutJavaScript(t *testing.T) {
 	}
 	tb.mon.check(t, origin(srv), nil)
 }
+
+// TestSearchNewestQueryWins: every input runs a search at once, so an
+// earlier query whose fragment comes in late must not replace the results
+// of the query typed after it.
+func TestSearchNewestQueryWins(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t, tabOptions{})
+	srv, _ := startSite(t, "")
+	prompt := jsString(siteText(t, "searchPrompt"))
+
+	tb.open(t, srv.URL+"/szukaj/?q=faktura", 200)
+	tb.waitJS(t, "results for faktura", `!!document.querySelector('#search-results .card')`)
+	// Hold back the next word fragment requested, until released; done
+	// resolves one task after search.js has its JSON, by when a stale run
+	// that was not dropped would have rendered (the metadata is in).
+	tb.do(t, "hold a fragment", chromedp.Evaluate[chromedp.Void](`(() => {
+		const real = window.fetch;
+		let release;
+		const held = new Promise(r => { release = r; });
+		window.releaseHeld = () => release();
+		window.heldDone = new Promise(done => {
+			window.fetch = function (url, opts) {
+				if (!window.holdNext || !new URL(url, location.href).pathname.startsWith('/search/w')) return real.apply(this, arguments);
+				window.holdNext = false;
+				return held.then(() => real(url, opts)).then(res => {
+					const json = res.json.bind(res);
+					res.json = () => { const p = json(); p.then(() => setTimeout(done, 0)); return p; };
+					return res;
+				});
+			};
+		});
+	})()`))
+	tb.do(t, "type the slow query", chromedp.Evaluate[chromedp.Void](`(() => {
+		const q = document.getElementById('search-q');
+		window.holdNext = true;
+		q.value = 'emocje';
+		q.dispatchEvent(new Event('input'));
+		q.value = 'przeplywy';
+		q.dispatchEvent(new Event('input'));
+	})()`))
+	want := `/poradniki/przeplywy-pieniezne-malej-firmy/`
+	tb.waitJS(t, "results for przeplywy", fmt.Sprintf(`document.querySelector('#search-results .card-title a')?.getAttribute('href') === %s`, jsString(want)))
+	before := eval[[]string](t, tb, `[...document.querySelectorAll('#search-results .card-title a')].map(a => a.getAttribute('href'))`)
+	status := eval[string](t, tb, `document.getElementById('search-status').textContent`)
+	tb.do(t, "release the slow fragment", chromedp.Evaluate[chromedp.Void](`(() => { window.releaseHeld(); return window.heldDone; })()`, chromedp.EvalAwaitPromise))
+	after := eval[[]string](t, tb, `[...document.querySelectorAll('#search-results .card-title a')].map(a => a.getAttribute('href'))`)
+	if !slices.Equal(after, before) || len(after) != 3 {
+		t.Errorf("after the older query's fragment came in the results are %v, want przeplywy's %v", after, before)
+	}
+	if got := eval[string](t, tb, `document.getElementById('search-status').textContent`); got != status || got == prompt {
+		t.Errorf("status %q after the older query's fragment, want %q", got, status)
+	}
+	tb.mon.check(t, origin(srv), nil)
+}

@@ -144,6 +144,10 @@ func benchSendOn(b *testing.B, n int, be backend) {
 	b.ReportMetric(perRun, "wall-s/op")
 	b.ReportMetric(ts.create.Seconds()/float64(b.N), "create-campaign-s/op")
 	b.ReportMetric(perRun-ts.create.Seconds()/float64(b.N), "send-phase-s/op")
+	// Calls in flight on average during the send phase (at most
+	// benchWorkers): below it, the sender kept Mailgun waiting.
+	b.ReportMetric(float64(ct.busy.Load())/float64(wall-ts.create), "in-flight")
+	b.ReportMetric(cpu.Seconds()/float64(b.N)/float64(n)*1000*1000, "sender-cpu-ms/1k")
 	b.ReportMetric(calls, "calls/op")
 	b.ReportMetric(floor, "floor-s/op")
 	b.ReportMetric(perRun/floor, "x-floor")
@@ -242,10 +246,13 @@ func writePage(b *testing.B, publish string, g guide.Guide) {
 type countingTransport struct {
 	Transport
 	calls atomic.Int64
+	busy  atomic.Int64 // ns spent inside SendBatch, summed over calls
 }
 
 func (c *countingTransport) SendBatch(ctx context.Context, b *mail.Batch) (string, error) {
 	c.calls.Add(1)
+	start := time.Now()
+	defer func() { c.busy.Add(int64(time.Since(start))) }()
 	return c.Transport.SendBatch(ctx, b)
 }
 

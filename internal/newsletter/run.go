@@ -272,6 +272,9 @@ type campaignRun struct {
 	failed     string           // Mailgun's refusal that stopped the campaign
 	pauseUntil time.Time        // Retry-After applies to every worker
 	done       int              // recipients reported to Progress
+
+	recording sync.WaitGroup // accepted calls being recorded (recordLater)
+	recordErr error          // the first of them that failed
 }
 
 func (s *Sender) sendCampaign(ctx context.Context, c store.Campaign, body bodyFunc, resumed bool) (CampaignSummary, error) {
@@ -382,68 +385,15 @@ func (cr *campaignRun) run(ctx context.Context) error {
 	return nil
 }
 
-// errCampaignFailed stops the workers once Mailgun refused the campaign.
-var errCampaignFailed = errors.New("campaign failed")
-
-// dispatch sends the ready batches with at most Concurrency calls in
-// flight. It returns the first error that stops the campaign: a permanent
-// refusal, a ledger failure, or cancellation.
-func (cr *campaignRun) dispatch(ctx context.Context, ready []store.Batch) error {
-	work := make(chan store.Batch)
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		stopErr error
-	)
-	stopped := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return stopErr != nil
-	}
-	for range min(cr.s.opts.Concurrency, len(ready)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range work {
-				if stopped() {
-					continue
-				}
-				if err := cr.batch(ctx, b); err != nil {
-					mu.Lock()
-					if stopErr == nil {
-						stopErr = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, b := range ready {
-		if stopped() || ctx.Err() != nil {
-			break
-		}
-		work <- b
-	}
-	close(work)
-	wg.Wait()
-	if errors.Is(stopErr, errCampaignFailed) {
-		return fmt.Errorf("Mailgun refused the campaign: %s", cr.failed)
-	}
-	if stopErr == nil {
-		stopErr = ctx.Err()
-	}
-	return stopErr
-}
-
 // batch brings one batch as far as it can go in this run.
-func (cr *campaignRun) batch(ctx context.Context, b store.Batch) error {
+func (cr *campaignRun) batch(ctx context.Context, b store.Batch, pre *prepared) error {
 	if b.State == store.BatchUnknown {
 		done, err := cr.reconcile(ctx, b)
 		if err != nil || done {
 			return err
 		}
 	}
-	return cr.send(ctx, b)
+	return cr.send(ctx, b, pre)
 }
 
 // reconcile asks the transport which recipients of an unknown batch it
@@ -497,17 +447,24 @@ func (cr *campaignRun) reconcile(ctx context.Context, b store.Batch) (done bool,
 
 // send sends the batch's pending recipients, retrying temporary failures.
 // On return the batch is sent, unknown (reconciled in the next round),
-// pending and given up for this run, or failed with its campaign.
-func (cr *campaignRun) send(ctx context.Context, b store.Batch) error {
+// pending and given up for this run, or failed with its campaign. pre, if
+// not nil, is the batch prepared ahead; a retry prepares it again.
+func (cr *campaignRun) send(ctx context.Context, b store.Batch, pre *prepared) error {
 	s := cr.s
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recipients, err := s.store.BatchRecipients(ctx, b.ID)
-		if err != nil {
-			return fmt.Errorf("newsletter: %w", err)
+		var p prepared
+		if pre != nil {
+			p, pre = *pre, nil
+		} else {
+			p = cr.prepare(ctx, b)
 		}
+		if p.err != nil {
+			return p.err
+		}
+		recipients := p.recipients
 		if len(recipients) == 0 {
 			// Everyone left unsubscribed meanwhile: close the batch
 			// without a call.
@@ -520,11 +477,10 @@ func (cr *campaignRun) send(ctx context.Context, b store.Batch) error {
 			cr.progress(ctx)
 			return nil
 		}
-		email, err := cr.body(ctx, b)
-		if err != nil {
+		if p.giveUp != "" {
 			// Nothing went out; the batch stays pending for a run that
 			// can render it.
-			cr.giveUp(b, err.Error())
+			cr.giveUp(b, p.giveUp)
 			return nil
 		}
 		if err := cr.pace(ctx, len(recipients)); err != nil {
@@ -535,7 +491,14 @@ func (cr *campaignRun) send(ctx context.Context, b store.Batch) error {
 			return fmt.Errorf("newsletter: %w", err)
 		}
 		cr.calls.Add(1)
-		id, err := s.transport.SendBatch(ctx, cr.message(b, email, recipients))
+		id, err := s.transport.SendBatch(ctx, p.msg)
+		if err == nil {
+			// Accepted: written down while this worker makes its next
+			// call. Until then the batch is "sending", which a run that
+			// stops meanwhile leaves to reconciliation, never to a resend.
+			cr.recordLater(ctx, b, id)
+			return nil
+		}
 		rctx, cancel := recordContext(ctx)
 		next, rerr := cr.record(rctx, b, attempt, id, err)
 		cancel()

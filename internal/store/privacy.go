@@ -98,8 +98,9 @@ func (s *Store) Person(ctx context.Context, email string) (PersonData, error) {
 		return collect(t, &p.Deliveries, func(r scanner) (Delivery, error) {
 			var d Delivery
 			return d, r.Scan(&d.CampaignID, &d.CampaignSlug, &d.CampaignTitle, &d.Email, &d.State, scanTime(&d.SentAt))
-		}, `SELECT c.id, c.slug, c.title, r.email, r.state, r.sent_at
+		}, `SELECT c.id, c.slug, c.title, r.email, `+recipientStateSQL+`, `+recipientSentAtSQL+`
 			FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id
+			JOIN campaign_batches b ON b.campaign_id = r.campaign_id AND b.seq = r.batch_seq
 			WHERE r.subscriber_id = ? ORDER BY c.id`, sub.ID)
 	})
 	if err != nil {

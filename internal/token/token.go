@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
+	"sync"
 	"time"
 )
 
@@ -48,7 +50,31 @@ var enc = base64.RawURLEncoding
 // with it or with any previous one, so the secret can be rotated without
 // breaking the links already in people's inboxes.
 type Signer struct {
-	secrets [][]byte // current first
+	secrets []*keyed // current first
+}
+
+// keyed is one secret with a pool of its HMACs: a send signs two links per
+// recipient, and hmac.New costs more than the MAC itself (it hashes the
+// key's pads); a pooled HMAC's Reset restores the keyed state.
+type keyed struct {
+	pool sync.Pool
+}
+
+func newKeyed(secret []byte) *keyed {
+	k := &keyed{}
+	k.pool.New = func() any { return hmac.New(sha256.New, secret) }
+	return k
+}
+
+func (k *keyed) mac(body []byte) []byte {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte("kb-token\x00"))
+	h.Write(body)
+	var sum [sha256.Size]byte
+	out := h.Sum(sum[:0])[:macLen]
+	k.pool.Put(h)
+	return out
 }
 
 // NewSigner returns a Signer that signs with secret and also verifies with
@@ -59,7 +85,7 @@ func NewSigner(secret []byte, previous ...[]byte) (*Signer, error) {
 		if len(sec) == 0 {
 			return nil, errors.New("token: empty secret")
 		}
-		s.secrets = append(s.secrets, append([]byte(nil), sec...))
+		s.secrets = append(s.secrets, newKeyed(append([]byte(nil), sec...)))
 	}
 	return s, nil
 }
@@ -93,7 +119,7 @@ func (s *Signer) Sign(c Claims) string {
 		exp = uint64(c.Expires.Unix())
 	}
 	buf = binary.AppendUvarint(buf, exp)
-	buf = append(buf, mac(s.secrets[0], buf)...)
+	buf = append(buf, s.secrets[0].mac(buf)...)
 	return enc.EncodeToString(buf)
 }
 
@@ -145,18 +171,11 @@ func (s *Signer) Verify(tok string, p Purpose, now time.Time) (Claims, error) {
 // signed reports whether sig is body's MAC under any of the secrets.
 func (s *Signer) signed(body, sig []byte) bool {
 	for _, sec := range s.secrets {
-		if hmac.Equal(sig, mac(sec, body)) {
+		if hmac.Equal(sig, sec.mac(body)) {
 			return true
 		}
 	}
 	return false
-}
-
-func mac(secret, body []byte) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte("kb-token\x00"))
-	h.Write(body)
-	return h.Sum(nil)[:macLen]
 }
 
 // DeriveKey returns a key for another use of the secret (named by

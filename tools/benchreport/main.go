@@ -258,8 +258,8 @@ func run(w io.Writer, raw string, quick bool) error {
 	// The latency floor assumes free CPU; on a small machine the sender and
 	// the fake Mailgun share the cores, which bounds the wall time too.
 	fmt.Fprintf(w, "\nCPU used per run (user + system), by the sender (ledger included) and by the fake Mailgun, and the wall time that CPU alone needs on %d cores:\n\n", runtime.NumCPU())
-	fmt.Fprintln(w, "| subscribers | database | sender CPU (s) | fake Mailgun CPU (s) | CPU ÷ cores (s) | total ÷ that |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| subscribers | database | sender CPU (s) | sender CPU per 1,000 (ms) | calls in flight | fake Mailgun CPU (s) | CPU ÷ cores (s) | total ÷ that |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, size := range []string{"100k", "1M"} {
 		for _, db := range []string{"sqlite", "postgres"} {
 			name := "BenchmarkSend" + size + "/" + db
@@ -268,7 +268,8 @@ func run(w io.Writer, raw string, quick bool) error {
 			}
 			sender, fake := get(name, "sender-cpu-s/op"), get(name, "mailgun-cpu-s/op")
 			cpuFloor := (sender.median() + fake.median()) / float64(runtime.NumCPU())
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f | %.2f |\n", size, db, sender.fmt(2), fake.fmt(2),
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", size, db, sender.fmt(2),
+				get(name, "sender-cpu-ms/1k").fmt(1), get(name, "in-flight").fmt(1), fake.fmt(2),
 				cpuFloor, get(name, "wall-s/op").median()/cpuFloor)
 		}
 	}

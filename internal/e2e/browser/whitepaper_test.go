@@ -205,7 +205,7 @@ func TestUnsubscribe(t *testing.T) {
 	if s := showSubscriber(t, o, address); s.Status != "confirmed" {
 		t.Fatalf("opening the unsubscribe link (GET) changed the status to %q; it must change nothing", s.Status)
 	}
-	res, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(`form.link-action button[type="submit"]`)))
+	res, err := chromedp.RunResponse(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('form.link-action button[type="submit"]').click()`))
 	if err != nil || res.Status != 200 {
 		t.Fatalf("press the unsubscribe button: %v %v", statusOf(res), err)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/kbpress/kb/internal/textfold"
+
 	"errors"
 	"fmt"
 	"io/fs"
@@ -116,7 +118,7 @@ func guidePath(root, arg string) (rel, slug string, err error) {
 
 // suggestSlug turns what the writer typed into a valid slug, if it can.
 func suggestSlug(s string) string {
-	s = strings.ToLower(site.FoldASCII(s))
+	s = strings.ToLower(textfold.ASCII(s))
 	var b strings.Builder
 	for _, r := range s {
 		switch {

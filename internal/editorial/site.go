@@ -1,6 +1,8 @@
 package editorial
 
 import (
+	"github.com/kbpress/kb/internal/textfold"
+
 	"io/fs"
 	"os"
 	"path"
@@ -11,7 +13,6 @@ import (
 	"unicode"
 
 	"github.com/pelletier/go-toml/v2"
-	"golang.org/x/text/unicode/norm"
 )
 
 // siteIndex is what a link can point at: pages (by URL), files, tag pages
@@ -113,29 +114,12 @@ func termSlug(tag string) string {
 			hyphen = true
 		}
 	}
-	return foldASCII(strings.ToLower(b.String()))
-}
-
-// foldASCII drops diacritics (NFD minus combining marks) and folds ł.
-func foldASCII(s string) string {
-	var b strings.Builder
-	for _, r := range norm.NFD.String(s) {
-		switch {
-		case unicode.Is(unicode.Mn, r):
-			continue
-		case r == 'ł':
-			r = 'l'
-		case r == 'Ł':
-			r = 'L'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return textfold.ASCII(strings.ToLower(b.String()))
 }
 
 // tagKey makes tags that differ only in case or diacritics compare equal.
 func tagKey(tag string) string {
-	return foldASCII(strings.ToLower(strings.Join(strings.Fields(tag), " ")))
+	return textfold.ASCII(strings.ToLower(strings.Join(strings.Fields(tag), " ")))
 }
 
 func (s *siteIndex) termURL(slug string) string {

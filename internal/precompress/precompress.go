@@ -16,6 +16,8 @@
 package precompress
 
 import (
+	"github.com/kbpress/kb/internal/atomicfile"
+
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -360,33 +362,13 @@ func place(name string, data []byte, sourceSize int, mtime time.Time) (int64, er
 		}
 		return 0, nil
 	}
-	if err := writeAtomic(name, data); err != nil {
+	if err := atomicfile.Write(name, data); err != nil {
 		return 0, err
 	}
 	if err := os.Chtimes(name, mtime, mtime); err != nil {
 		return 0, err
 	}
 	return int64(len(data)), nil
-}
-
-func writeAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".kb-precompress-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename: nothing there
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 func compressBrotli(raw []byte, level int) ([]byte, error) {
@@ -433,7 +415,7 @@ func writeManifest(dir string, m manifest) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, ManifestName), raw); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ManifestName), raw); err != nil {
 		return fmt.Errorf("precompress: write manifest: %w", err)
 	}
 	return nil

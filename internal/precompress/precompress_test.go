@@ -121,8 +121,8 @@ func TestDirWritesSiblings(t *testing.T) {
 	if st.Files != 5 || st.Written != 8 || st.Kept != 0 {
 		t.Errorf("stats %+v, want 5 files (4 compressible + noise), 8 written", st)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(dir, "*", ".kb-precompress-*"))
-	top, _ := filepath.Glob(filepath.Join(dir, ".kb-precompress-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "*", ".*.tmp-*"))
+	top, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
 	if len(leftovers)+len(top) != 0 {
 		t.Errorf("temp files left: %v %v", leftovers, top)
 	}

@@ -1,6 +1,8 @@
 package search
 
 import (
+	"github.com/kbpress/kb/internal/atomicfile"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -123,7 +125,7 @@ func Write(dir string, docs []Document, opts Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeIfChanged(filepath.Join(dir, ManifestName), raw); err != nil {
+	if err := atomicfile.WriteIfChanged(filepath.Join(dir, ManifestName), raw); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	w.files[ManifestName] = true
@@ -194,7 +196,7 @@ func (w *writer) putRaw(base string, raw []byte) (string, error) {
 	sum := sha256.Sum256(raw)
 	name := base + "." + hex.EncodeToString(sum[:16]) + ".json"
 	if !w.files[name] {
-		if err := writeIfChanged(filepath.Join(w.dir, name), raw); err != nil {
+		if err := atomicfile.WriteIfChanged(filepath.Join(w.dir, name), raw); err != nil {
 			return "", fmt.Errorf("search: %w", err)
 		}
 		w.files[name] = true
@@ -256,31 +258,6 @@ func marshal(v any) ([]byte, error) {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// writeIfChanged leaves a file with the same content alone (its
-// modification time too), else writes it atomically.
-func writeIfChanged(path string, raw []byte) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, raw) {
-		return nil
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".search-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // removeOthers deletes the files directly in dir that keep does not name

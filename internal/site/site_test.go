@@ -927,21 +927,6 @@ func TestCheckPublishDir(t *testing.T) {
 	}
 }
 
-func TestFoldASCII(t *testing.T) {
-	tests := map[string]string{
-		"zaległości":          "zaleglosci",
-		"ZAŻÓŁĆ GĘŚLĄ JAŹŃ":   "ZAZOLC GESLA JAZN",
-		"przepływy-pieniężne": "przeplywy-pieniezne",
-		"plain ascii":         "plain ascii",
-		"":                    "",
-	}
-	for in, want := range tests {
-		if got := FoldASCII(in); got != want {
-			t.Errorf("FoldASCII(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestOutputPath(t *testing.T) {
 	tests := []struct{ base, rel, want string }{
 		{"/", "/poradniki/a/", "poradniki/a/index.html"},

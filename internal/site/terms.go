@@ -1,6 +1,8 @@
 package site
 
 import (
+	"github.com/kbpress/kb/internal/textfold"
+
 	"bytes"
 	"context"
 	"io/fs"
@@ -21,26 +23,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/text/unicode/norm"
 )
-
-// FoldASCII removes diacritics the way the site's search does: Unicode
-// decomposition minus combining marks, plus ł→l and Ł→L, which have no
-// decomposition. Characters it cannot fold are kept.
-func FoldASCII(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range norm.NFD.String(s) {
-		switch {
-		case unicode.Is(unicode.Mn, r):
-			continue
-		case r == 'ł':
-			r = 'l'
-		case r == 'Ł':
-			r = 'L'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -131,7 +113,7 @@ func termSlugCascades(ctx context.Context, configs *allconfig.Configs, log *slog
 				log.Warn("site: term has glob characters; its URL keeps its letters", "term", term)
 				continue
 			}
-			slug := FoldASCII(name)
+			slug := textfold.ASCII(name)
 			if prev, ok := slugOwner[plural+"/"+slug]; ok {
 				log.Warn("site: two terms share one URL", "taxonomy", plural, "terms", []string{prev, term}, "slug", slug)
 			}

@@ -4,18 +4,24 @@ package atomicfile
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 )
 
 // Write replaces name with data (mode 0644).
 func Write(name string, data []byte) error {
+	return WriteFrom(name, bytes.NewReader(data))
+}
+
+// WriteFrom replaces name with what r reads (mode 0644).
+func WriteFrom(name string, r io.Reader) error {
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after the rename: nothing there
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -25,23 +25,14 @@ const imageGuideSlug = "saldo-na-wykresie"
 // second one further down (lazy).
 func imageSite(t *testing.T) string {
 	t.Helper()
-	src, dst := kbproc.RepoRoot(), t.TempDir()
-	for _, dir := range []string{"content", "layouts", "static", "assets", "i18n"} {
-		if err := os.CopyFS(filepath.Join(dst, dir), os.DirFS(filepath.Join(src, dir))); err != nil {
-			t.Fatalf("copy %s: %v", dir, err)
-		}
-	}
-	cfg, err := os.ReadFile(filepath.Join(src, "config.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := t.TempDir()
+	kbproc.CopySite(t, dst)
 	bundle := filepath.Join(dst, "content", "poradniki", imageGuideSlug)
 	var para strings.Builder
 	for range 8 {
 		para.WriteString("Saldo rachunku firmy zmienia się z miesiąca na miesiąc: wpływy od klientów przychodzą później niż płatności dla dostawców, a podatki i składki mają stałe terminy. Warto to zobaczyć na jednym obrazku, zanim zacznie się rozmowę z klientem o jego płynności.\n\n")
 	}
 	files := map[string][]byte{
-		filepath.Join(dst, "config.toml"): cfg,
 		filepath.Join(bundle, "index.md"): []byte(`---
 title: "Saldo rachunku na wykresie"
 description: "Jak czytać wykres salda rachunku firmy w półroczu i co z niego wynika dla rozmowy z klientem o terminach płatności i rezerwie."

@@ -36,22 +36,8 @@ func (tb *tab) waitReloaded(t *testing.T, what, cond string) {
 // copySite copies the site's sources into a temp folder a test may edit.
 func copySite(t *testing.T) string {
 	t.Helper()
-	src, dst := kbproc.RepoRoot(), t.TempDir()
-	for _, dir := range []string{"content", "layouts", "static", "assets", "i18n", "archetypes"} {
-		if _, err := os.Stat(filepath.Join(src, dir)); os.IsNotExist(err) {
-			continue
-		}
-		if err := os.CopyFS(filepath.Join(dst, dir), os.DirFS(filepath.Join(src, dir))); err != nil {
-			t.Fatalf("copy %s: %v", dir, err)
-		}
-	}
-	cfg, err := os.ReadFile(filepath.Join(src, "config.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dst, "config.toml"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dst := t.TempDir()
+	kbproc.CopySite(t, dst)
 	return dst
 }
 

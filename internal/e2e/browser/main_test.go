@@ -298,13 +298,9 @@ const testSecret = "browser-e2e-secret-0123456789abcdef0123456789"
 // gated ([params.whitepaper] gated = true) and returns the folder.
 func gatedSite(t *testing.T) string {
 	t.Helper()
-	src, dst := kbproc.RepoRoot(), t.TempDir()
-	for _, dir := range []string{"content", "layouts", "static", "assets", "i18n"} {
-		if err := os.CopyFS(filepath.Join(dst, dir), os.DirFS(filepath.Join(src, dir))); err != nil {
-			t.Fatalf("copy %s: %v", dir, err)
-		}
-	}
-	cfg, err := os.ReadFile(filepath.Join(src, "config.toml"))
+	dst := t.TempDir()
+	kbproc.CopySite(t, dst)
+	cfg, err := os.ReadFile(filepath.Join(dst, "config.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,19 +64,8 @@ func BenchmarkSearchPage(b *testing.B) {
 // searchBenchSite copies the site's sources and adds n generated guides.
 func searchBenchSite(b *testing.B, n int) string {
 	b.Helper()
-	src, dst := kbproc.RepoRoot(), b.TempDir()
-	for _, dir := range []string{"content", "layouts", "static", "assets", "i18n"} {
-		if err := os.CopyFS(filepath.Join(dst, dir), os.DirFS(filepath.Join(src, dir))); err != nil {
-			b.Fatalf("copy %s: %v", dir, err)
-		}
-	}
-	cfg, err := os.ReadFile(filepath.Join(src, "config.toml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dst, "config.toml"), cfg, 0o644); err != nil {
-		b.Fatal(err)
-	}
+	dst := b.TempDir()
+	kbproc.CopySite(b, dst)
 	if err := benchsite.WriteGuides(filepath.Join(dst, "content", "poradniki"), n); err != nil {
 		b.Fatal(err)
 	}

@@ -232,7 +232,10 @@ func Show(t testing.TB, o Options, address string) Person {
 // dst, for a test to change.
 func CopySite(t testing.TB, dst string) {
 	t.Helper()
-	for _, d := range []string{"content", "layouts", "static", "assets", "i18n"} {
+	for _, d := range []string{"content", "layouts", "static", "assets", "i18n", "archetypes"} {
+		if _, err := os.Stat(filepath.Join(RepoRoot(), d)); os.IsNotExist(err) {
+			continue
+		}
 		if err := os.CopyFS(filepath.Join(dst, d), os.DirFS(filepath.Join(RepoRoot(), d))); err != nil {
 			t.Fatal(err)
 		}

@@ -366,7 +366,11 @@ func TestEmailPreview(t *testing.T) {
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self'") || strings.Contains(csp, "script-src") {
 		t.Errorf("email HTML CSP %q", csp)
 	}
-	for _, p := range []string{"/__preview/email/nie-ma", "/__preview/email/zalegla-faktura/inne"} {
+	// Unknown, traversing, encoded and oversized slugs name no guide.
+	hostile := []string{"/__preview/email/nie-ma", "/__preview/email/zalegla-faktura/inne",
+		"/__preview/email/..%2f..%2fconfig.toml", "/__preview/email/%2e%2e/%2e%2e/etc/passwd",
+		"/__preview/email/zalegla-faktura%00", "/__preview/email/" + strings.Repeat("a", 5000)}
+	for _, p := range hostile {
 		res := get(t, dev, http.MethodGet, p, nil)
 		if b := body(t, res); res.StatusCode != http.StatusNotFound || !strings.Contains(b, "Nie ma takiej strony") {
 			t.Errorf("%s: %d\n%s", p, res.StatusCode, b)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kbpress/kb/internal/guide"
 	"github.com/kbpress/kb/internal/mail"
 )
 
@@ -38,6 +39,14 @@ func TestSpamAssassin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same guide with a picture, as a bundle's email carries it.
+	pictured := testGuide(60)
+	pictured.Markdown += "\n\n![Saldo rachunku od stycznia do czerwca](wykres.png)\n"
+	pictured.Images = map[string]guide.Image{"wykres.png": {URL: pictured.Permalink + "wykres_hu_600.png", Width: 600, Height: 300, Link: pictured.Permalink + "wykres_hu_1200.png"}}
+	newsImage, err := tpl.Newsletter(pictured, NewsletterOptions{FullTextMaxWords: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
 	digest, err := tpl.Digest(DigestContent{Guides: digestGuides(), Date: time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +61,7 @@ func TestSpamAssassin(t *testing.T) {
 		"confirmation+wp": tpl.Confirmation("https://wiedza.example.pl/api/confirm?token=AmMBGGU1ZGU3Mjg2NjM3ZWFhYmNhYzI0OTIxNZL3ztgGU68oCaXMxfq4BLuvfUd7PQ", unsub, true),
 		"whitepaper":      tpl.Whitepaper("https://wiedza.example.pl/api/whitepaper?token=AncBGGM3NzZmYzZlOTYyMTk1YTJkOGFjODUyY5ifytgG9DrQ4uNEALIJzP_aYFo3OA", unsub, time.Date(2026, 12, 9, 14, 5, 0, 0, time.UTC)),
 		"newsletter":      news.Fill(RecipientVars(unsub, prefs)),
+		"newsletter+img":  newsImage.Fill(RecipientVars(unsub, prefs)),
 		"digest":          digest.Fill(RecipientVars(unsub, prefs)),
 		"welcome":         tpl.Welcome(welcome),
 		"welcome+wp":      tpl.Welcome(welcomeWP),

@@ -180,8 +180,8 @@ func TestDigestRecipientVariables(t *testing.T) {
 		body string
 		want []string
 	}{
-		{"HTML", e.HTML, []string{"%recipient.greeting_html%", `href="%recipient.unsubscribe_url%"`, `href="%recipient.preferences_url%"`}},
-		{"text", e.Text, []string{"%recipient.greeting%", "%recipient.unsubscribe_url%", "%recipient.preferences_url%"}},
+		{"HTML", e.HTML, []string{"Dzień dobry!", `href="%recipient.unsubscribe_url%"`, `href="%recipient.preferences_url%"`}},
+		{"text", e.Text, []string{"Dzień dobry!", "%recipient.unsubscribe_url%", "%recipient.preferences_url%"}},
 	}
 	for _, tt := range tests {
 		for _, w := range tt.want {

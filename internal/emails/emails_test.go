@@ -153,7 +153,7 @@ func TestNewsletter(t *testing.T) {
 		`href="https://wiedza.example.pl/poradniki/zalegla-faktura/#krok-2"`,
 		`href="https://isap.sejm.gov.pl/"`,
 		`src="https://wiedza.example.pl/poradniki/zalegla-faktura/obrazek.png"`,
-		"%recipient.greeting_html%",
+		"Dzień dobry!",
 		"%recipient.unsubscribe_url%",
 		`<a href="%recipient.preferences_url%" style="color:#1f5f8b">Ustawienia newslettera</a>`,
 		"ąćęłńóśźż",
@@ -170,7 +170,7 @@ func TestNewsletter(t *testing.T) {
 			t.Errorf("HTML contains %q", bad)
 		}
 	}
-	if !strings.Contains(e.Text, "%recipient.greeting%") || !strings.Contains(e.Text, "https://wiedza.example.pl/poradniki/inny/") ||
+	if !strings.Contains(e.Text, "Dzień dobry!") || !strings.Contains(e.Text, "https://wiedza.example.pl/poradniki/inny/") ||
 		!strings.Contains(e.Text, "Ustawienia newslettera: %recipient.preferences_url%") {
 		t.Errorf("text part:\n%s", e.Text)
 	}

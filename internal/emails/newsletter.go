@@ -19,21 +19,19 @@ import (
 
 // Recipient variables a newsletter or digest email refers to as
 // %recipient.NAME%. Mailgun fills them per recipient; the outbox does the
-// same locally.
+// same locally. Only the links differ between recipients: the greeting is
+// the same for all (see Greeting) and is in the shared body, since every
+// variable is sent, and parsed, once per recipient of a batch.
 const (
-	VarGreeting     = "greeting"      // plain text, for the text part
-	VarGreetingHTML = "greeting_html" // HTML-escaped, for the HTML part
-	VarUnsubscribe  = "unsubscribe_url"
-	VarPreferences  = "preferences_url"
+	VarUnsubscribe = "unsubscribe_url"
+	VarPreferences = "preferences_url"
 )
 
 // RecipientVars are one recipient's values for a newsletter or digest email.
 func RecipientVars(unsubscribeURL, preferencesURL string) map[string]string {
 	return map[string]string{
-		VarGreeting:     Greeting,
-		VarGreetingHTML: html.EscapeString(Greeting),
-		VarUnsubscribe:  unsubscribeURL,
-		VarPreferences:  preferencesURL,
+		VarUnsubscribe: unsubscribeURL,
+		VarPreferences: preferencesURL,
 	}
 }
 
@@ -104,9 +102,9 @@ func (p prepared) batch() Email {
 	prefs := "%recipient." + VarPreferences + "%"
 	return Email{
 		Subject: p.subject,
-		HTML: strings.NewReplacer(phGreeting, "%recipient."+VarGreetingHTML+"%",
+		HTML: strings.NewReplacer(phGreeting, html.EscapeString(Greeting),
 			phUnsubscribe, unsub, phPreferences, prefs).Replace(p.html),
-		Text: strings.NewReplacer(phGreeting, "%recipient."+VarGreeting+"%",
+		Text: strings.NewReplacer(phGreeting, Greeting,
 			phUnsubscribe, unsub, phPreferences, prefs).Replace(p.text),
 		Headers: UnsubscribeHeaders(unsub),
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ var bench1M = flag.Bool("newsletter.1m", false, "also run BenchmarkSend1M (a mil
 
 const (
 	envFakeLatency = "KB_NEWSLETTER_TEST_LATENCY"
+	// envFakeProfile names a file for the fake Mailgun's CPU profile, to
+	// see what the benchmark's other process costs the machine.
+	envFakeProfile = "KB_NEWSLETTER_FAKE_CPUPROFILE"
 	benchLatency   = 20 * time.Millisecond
 	benchWorkers   = 4
 )
@@ -47,6 +51,9 @@ const (
 //
 //	go test -run '^$' -bench Send100k -benchtime 1x ./internal/newsletter
 //	go test -run '^$' -bench Send1M -benchtime 1x -newsletter.1m ./internal/newsletter
+//
+// -cpuprofile profiles the sender; KB_NEWSLETTER_FAKE_CPUPROFILE=FILE the
+// fake Mailgun, which shares the machine's cores with it.
 func BenchmarkSend100k(b *testing.B) { benchSend(b, 100_000) }
 
 // BenchmarkSend1M is BenchmarkSend100k with a million subscribers; memory
@@ -377,6 +384,11 @@ func startFakeMailgun(b *testing.B, latency time.Duration) (api string, stats fu
 // runFakeMailgun serves until stdin closes, then prints its counters.
 func runFakeMailgun() int {
 	latency, _ := time.ParseDuration(os.Getenv(envFakeLatency))
+	if path := os.Getenv(envFakeProfile); path != "" {
+		f, _ := os.Create(path)
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	srv := mailguntest.New(mailguntest.WithLatency(latency), mailguntest.WithCountOnly(), mailguntest.WithEvents(false))
 	fmt.Println(srv.URL())
 	io.Copy(io.Discard, os.Stdin)

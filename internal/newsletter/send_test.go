@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"slices"
 	"strings"
 	"sync"
@@ -71,9 +72,14 @@ func TestRunSendsEveryConfirmedSubscriberOnce(t *testing.T) {
 				t.Errorf("v:%s = %q: want %d-<seq>, unique per batch", VarBatch, bv, c.ID)
 			}
 			batchValues[bv] = true
-			if !strings.Contains(call.HTML, "%recipient."+emails.VarGreetingHTML+"%") ||
-				!strings.Contains(call.Text, "%recipient."+emails.VarGreeting+"%") {
-				t.Error("body does not use the greeting recipient variables")
+			if !strings.Contains(call.HTML, html.EscapeString(emails.Greeting)) ||
+				!strings.Contains(call.Text, emails.Greeting) {
+				t.Error("body lacks the greeting")
+			}
+			for to, vars := range call.RecipientVariables {
+				if len(vars) != 2 {
+					t.Errorf("%s: recipient variables %v, want only the two links", to, vars)
+				}
 			}
 			if strings.Contains(call.HTML, "Zofia") {
 				t.Error("a recipient's name is in the shared body")

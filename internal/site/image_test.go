@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -48,6 +49,13 @@ func writeImage(t testing.TB, path string, w, h int) {
 		err = png.Encode(&buf, img)
 	case ".jpg":
 		err = jpeg.Encode(&buf, img, nil)
+		// A comment segment after SOI stands for what a camera writes
+		// (EXIF, GPS position): no published file may carry it.
+		if err == nil {
+			raw := buf.Bytes()
+			seg := append([]byte{0xFF, 0xFE, 0, byte(2 + len(cameraMarker))}, cameraMarker...)
+			buf = *bytes.NewBuffer(append(append(append([]byte{}, raw[:2]...), seg...), raw[2:]...))
+		}
 	default:
 		buf.WriteString("GIF89a") // a name only; Hugo reads the type from it
 	}
@@ -72,6 +80,10 @@ func imageFixture(t testing.TB) string {
 	writeImage(t, filepath.Join(root, "static", "obrazy", "logo.png"), 800, 200)
 	return root
 }
+
+// cameraMarker is in every JPEG writeImage makes, as a camera's metadata
+// would be.
+const cameraMarker = "GPS 52.2297N 21.0122E"
 
 // srcsetWidths are the w descriptors of a srcset, in order.
 func srcsetWidths(srcset string) []int {
@@ -207,6 +219,25 @@ func TestImageBundle(t *testing.T) {
 			cfg := decodeConfig(t, file)
 			if dest != "/obrazy/logo.png" && cfg.Width != w.w {
 				t.Errorf("%s: the email version %s is %d px wide, want %d", dest, im.URL, cfg.Width, w.w)
+			}
+		}
+	})
+
+	t.Run("originals unpublished", func(t *testing.T) {
+		// Hugo publishes a bundle's files as they are unless told not to
+		// (config.toml's cascade): the originals carry camera metadata.
+		for _, name := range []string{"wykres.png", "zdjecie.jpg"} {
+			if _, err := os.Stat(filepath.Join(out, "poradniki", "wykres-salda", name)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the original %s was published (%v)", name, err)
+			}
+		}
+		for _, f := range mustListFiles(t, out) {
+			raw, err := os.ReadFile(filepath.Join(out, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(raw, []byte(cameraMarker)) {
+				t.Errorf("%s carries the camera's metadata", f)
 			}
 		}
 	})

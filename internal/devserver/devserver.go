@@ -23,6 +23,7 @@ import (
 
 	"github.com/kbpress/kb/internal/emails"
 	"github.com/kbpress/kb/internal/guide"
+	"github.com/kbpress/kb/internal/web"
 )
 
 // Paths the handler answers itself; everything else goes to the site.
@@ -234,13 +235,10 @@ func serveAsset(w http.ResponseWriter, r *http.Request, contentType, body string
 	_, _ = w.Write([]byte(body))
 }
 
-// contentSecurityPolicy is the site's (internal/web): the development
-// pages load only /__dev.css and /__livereload.js, so they need no more.
-const contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
-
+// setSecurityHeaders gives the development pages the site's headers: they
+// load only /__dev.css and /__livereload.js, so the site's policy fits.
 func setSecurityHeaders(hdr http.Header) {
-	hdr.Set("Content-Security-Policy", contentSecurityPolicy)
+	hdr.Set("Content-Security-Policy", web.ContentSecurityPolicy)
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	hdr.Set("X-Frame-Options", "DENY")

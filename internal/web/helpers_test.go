@@ -461,7 +461,7 @@ func assertSecurityHeaders(t testing.TB, what string, h http.Header) {
 			t.Errorf("%s: no %s header", what, k)
 		}
 	}
-	if got := h.Get("Content-Security-Policy"); got != contentSecurityPolicy {
+	if got := h.Get("Content-Security-Policy"); got != ContentSecurityPolicy {
 		t.Errorf("%s: CSP = %q", what, got)
 	}
 }

@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// contentSecurityPolicy allows only the site's own files: no inline
+// ContentSecurityPolicy allows only the site's own files: no inline
 // scripts or styles (the site has none; JSON-LD blocks are data, not run).
-const contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+// The dev server's pages carry it too.
+const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 
 // permissionsPolicy turns off the powerful features the site never uses.
@@ -24,7 +25,7 @@ func (h *Handler) securityHeaders(next http.Handler) http.Handler {
 	next = h.compressResponses(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
-		hdr.Set("Content-Security-Policy", contentSecurityPolicy)
+		hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		hdr.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		hdr.Set("X-Frame-Options", "DENY")

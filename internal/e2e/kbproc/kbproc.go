@@ -12,6 +12,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,20 +43,36 @@ var (
 )
 
 // Binary builds cmd/kb once per test binary and returns its path.
+//
+// The path is the same for every test binary of one checkout (a folder in
+// the temporary directory named for the repository), so that runs leave
+// one binary behind, not one per package per run: each build goes to a
+// temporary name and is renamed over it, and a process already started
+// keeps the file it opened.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kb-e2e-bin-")
+		sum := sha256.Sum256([]byte(RepoRoot()))
+		dir := filepath.Join(os.TempDir(), "kb-e2e-bin-"+hex.EncodeToString(sum[:6]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			buildErr = err
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "kb-*.tmp")
 		if err != nil {
 			buildErr = err
 			return
 		}
-		binary = filepath.Join(dir, "kb")
-		cmd := exec.Command("go", "build", "-o", binary, "./cmd/kb")
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		cmd := exec.Command("go", "build", "-o", tmp.Name(), "./cmd/kb")
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/kb: %v\n%s", err, out)
+			return
 		}
+		binary = filepath.Join(dir, "kb")
+		buildErr = os.Rename(tmp.Name(), binary)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

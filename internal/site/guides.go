@@ -1,12 +1,14 @@
 package site
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"html"
 	"net/url"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/gohugoio/hugo/resources/page"
 	"github.com/gohugoio/hugo/tpl"
 	"github.com/spf13/cast"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kbpress/kb/internal/guide"
 )
@@ -29,16 +32,28 @@ func (s *hugoSite) guides(ctx context.Context) ([]guide.Guide, error) {
 	if u, err := url.Parse(site.BaseURL()); err == nil && u.Path != "" {
 		basePath = u.Path
 	}
-	var out []guide.Guide
+	var pages []page.Page
 	for _, p := range site.RegularPages() {
-		if p.Section() != GuidesSection || p.File() == nil {
-			continue
+		if p.Section() == GuidesSection && p.File() != nil {
+			pages = append(pages, p)
 		}
-		g, err := toGuide(ctx, s.opts.Root, basePath, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
+	}
+	// On every core: the guides' summaries and texts are a second of
+	// work at 10,000 guides, and Hugo's pages are safe to read at once
+	// (it renders them so). The first error in page order is reported.
+	out := make([]guide.Guide, len(pages))
+	errs := make([]error, len(pages))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range pages {
+		g.Go(func() error {
+			out[i], errs[i] = toGuide(ctx, s.opts.Root, basePath, p)
+			return nil
+		})
+	}
+	g.Wait()
+	if err := cmp.Or(errs...); err != nil {
+		return nil, err
 	}
 	// A render hook's errorf (a missing image) is only logged, and under
 	// LoadGuides the content renders here, after process checked the log.

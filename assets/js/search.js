@@ -53,52 +53,62 @@
   }
 
   // decode unpacks postings (gap from the previous id << 2 | fields) into
-  // out: id → fields, OR-ed with what out has.
+  // out, indexed by id: its fields | FOUND, OR-ed with what out has. A
+  // typed array keeps the work per query a few linear passes, without
+  // string keys or a comparison sort (the phone's main thread is slow).
+  var FOUND = 4;
   function decode(enc, out) {
     var id = -1;
     for (var i = 0; i < enc.length; i++) {
       id += enc[i] >> 2;
-      out[id] = (out[id] || 0) | (enc[i] & 3);
+      out[id] |= (enc[i] & 3) | FOUND;
     }
     return out;
   }
 
   // lookup resolves to the documents holding a word that starts with w
-  // (id → fields): the leaf fragment of w's longest listed prefix, or the
-  // union of a split prefix equal to w.
+  // (decode's array): the leaf fragment of w's longest listed prefix, or
+  // the union of a split prefix equal to w.
   function lookup(w) {
     var letters = Array.from(w);
     for (var i = 1; i <= letters.length; i++) {
       var p = letters.slice(0, i).join('');
       if (manifest.leaf[p]) {
         return load(manifest.leaf[p]).then(function (leaf) {
-          var out = {};
-          Object.keys(leaf).forEach(function (k) { if (k.lastIndexOf(w, 0) === 0) decode(leaf[k], out); });
+          var out = new Uint8Array(manifest.docs);
+          for (var k in leaf) if (k.lastIndexOf(w, 0) === 0) decode(leaf[k], out);
           return out;
         });
       }
       if (!manifest.node[p]) break;
-      if (i === letters.length) return load(manifest.node[p]).then(function (enc) { return decode(enc, {}); });
+      if (i === letters.length) return load(manifest.node[p]).then(function (enc) { return decode(enc, new Uint8Array(manifest.docs)); });
     }
-    return Promise.resolve({});
+    return Promise.resolve(new Uint8Array(manifest.docs));
   }
 
-  // search resolves to the matching ids, best first.
+  // search resolves to the matching ids, best first. Scores are small
+  // sums (10 a title match, 3 a description or tag match, per word), so
+  // the ids go into one bucket per score in id order, and ids run newest
+  // first: among equal scores the lower id wins, as a sort would give.
   function search(ws) {
     return Promise.all(ws.map(lookup)).then(function (found) {
-      var score = {};
-      var ids = Object.keys(found[0]);
-      for (var i = 0; i < found.length; i++) {
-        ids = ids.filter(function (id) { return found[i][id] !== undefined; });
-      }
-      ids = ids.map(Number);
-      ids.forEach(function (id) {
+      var buckets = [];
+      var n = manifest.docs;
+      next: for (var id = 0; id < n; id++) {
         var s = 0;
-        found.forEach(function (f) { if (f[id] & TITLE) s += 10; if (f[id] & META) s += 3; });
-        score[id] = s;
-      });
-      // Ids run newest first: among equal scores the lower id wins.
-      return ids.sort(function (a, b) { return score[b] - score[a] || a - b; });
+        for (var i = 0; i < found.length; i++) {
+          var f = found[i][id];
+          if (!f) continue next;
+          if (f & TITLE) s += 10;
+          if (f & META) s += 3;
+        }
+        (buckets[s] || (buckets[s] = [])).push(id);
+      }
+      var ids = [];
+      for (var b = buckets.length - 1; b >= 0; b--) {
+        if (buckets[b]) ids = ids.concat(buckets[b]);
+      }
+      return ids;
     });
   }
 
@@ -134,9 +144,13 @@
     return a;
   }
 
+  // One formatter for every card: toLocaleDateString builds a new one per
+  // call, which costs a throttled phone about a millisecond a card.
+  var dateFormat;
   function formatDate(iso) {
     try {
-      return new Date(iso + 'T12:00:00').toLocaleDateString(lang, { day: 'numeric', month: 'long', year: 'numeric' });
+      dateFormat = dateFormat || new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'long', year: 'numeric' });
+      return dateFormat.format(new Date(iso + 'T12:00:00'));
     } catch (e) {
       return iso;
     }
@@ -204,6 +218,7 @@
       if (first && at === 0) {
         list.textContent = '';
         status.textContent = count(q.hits.length);
+        q.onFirst();
       }
       list.appendChild(card(item(rows)));
       at++;
@@ -238,12 +253,16 @@
   function render(query) {
     var ws = words(query);
     var my = ++seq;
+    function shown() {
+      afterPaint(function () { if (my === seq) setURL(query); });
+    }
     if (!ws.length) {
       // Only punctuation finds nothing; an empty box asks for a query.
       current = null;
       list.textContent = '';
       showMore(false);
       if (query) none(); else status.textContent = d.msgPrompt;
+      shown();
       return;
     }
     // The head's request goes out with the fragments', so the best cards
@@ -251,23 +270,39 @@
     if (manifest.head) load(manifest.head).catch(function () {});
     search(ws).then(function (hits) {
       if (my !== seq) return;
-      current = { hits: hits, shown: 0 };
+      current = { hits: hits, shown: 0, onFirst: shown };
       if (!hits.length) {
         list.textContent = '';
         showMore(false);
         none();
+        shown();
         return;
       }
       return page(current);
-    }).catch(function () { if (my === seq) fail(); });
+    }).catch(function () {
+      if (my === seq) { fail(); shown(); }
+    });
+  }
+
+  // setURL keeps the query in the address, for reloading and sharing.
+  // render calls it once the query's outcome is painted: replaceState is
+  // a same-document navigation that costs a throttled phone tens of
+  // milliseconds (and makes Chromium fetch and decode the favicon again),
+  // which, done on input, held up the handling of the fragment's response.
+  function setURL(q) {
+    var url = new URL(window.location.href);
+    if ((url.searchParams.get('q') || '') === q) return;
+    if (q) url.searchParams.set('q', q); else url.searchParams.delete('q');
+    window.history.replaceState(null, '', url);
+  }
+
+  function afterPaint(fn) {
+    requestAnimationFrame(function () { setTimeout(fn, 0); });
   }
 
   function run() {
     var q = input.value.trim();
-    var url = new URL(window.location.href);
-    if (q) url.searchParams.set('q', q); else url.searchParams.delete('q');
-    window.history.replaceState(null, '', url);
-    if (manifest) render(q);
+    if (manifest) render(q); else setURL(q);
   }
 
   form.addEventListener('submit', function (e) { e.preventDefault(); run(); });

@@ -30,7 +30,10 @@ import (
 //     first result card in the document, one frame later;
 //   - fragment-ms, meta-start-ms, meta-ms: where that time goes, from the
 //     same event: the word fragments in, the first metadata request sent,
-//     the first metadata chunk in (Resource Timing; -1 when none).
+//     the first metadata chunk in (Resource Timing; -1 when none);
+//   - old-first-result-ms, old-meta-ms: the same for a query whose only
+//     guide is older than the head file's (oldQuery), so that its card
+//     needs a metadata chunk after the fragments.
 //
 // Run:
 //
@@ -42,9 +45,11 @@ func BenchmarkSearchPage(b *testing.B) {
 	root := searchBenchSite(b, 2000)
 	srv := kbproc.Start(b, kbproc.Options{Root: root})
 	var kib, indexKiB float64
-	var sum phases
+	var sum, sumOld phases
 	for b.Loop() {
-		t, i, p := searchPageOnce(b, srv.URL)
+		t, i, p, o := searchPageOnce(b, srv.URL)
+		sumOld.first += o.first
+		sumOld.metaEnd += o.metaEnd
 		kib += t
 		indexKiB += i
 		sum.first += p.first
@@ -59,6 +64,8 @@ func BenchmarkSearchPage(b *testing.B) {
 	b.ReportMetric(sum.fragment/n, "fragment-ms")
 	b.ReportMetric(sum.metaStart/n, "meta-start-ms")
 	b.ReportMetric(sum.metaEnd/n, "meta-ms")
+	b.ReportMetric(sumOld.first/n, "old-first-result-ms")
+	b.ReportMetric(sumOld.metaEnd/n, "old-meta-ms")
 }
 
 // searchBenchSite copies the site's sources and adds n generated guides.
@@ -72,7 +79,7 @@ func searchBenchSite(b *testing.B, n int) string {
 	return dst
 }
 
-func searchPageOnce(b *testing.B, base string) (transferredKiB, indexKiB float64, first phases) {
+func searchPageOnce(b *testing.B, base string) (transferredKiB, indexKiB float64, first, old phases) {
 	b.Helper()
 	ctx, cancel := chromedp.NewContext(shared.ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
@@ -102,36 +109,45 @@ func searchPageOnce(b *testing.B, base string) (transferredKiB, indexKiB float64
 
 	// The reader clears the box, pauses, and enters a new query.
 	prompt := jsString(siteTextB(b, "searchPrompt"))
-	_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const q = document.getElementById('search-q'); q.value = ''; q.dispatchEvent(new Event('input')); })()`))
-	must("clear the query", err)
-	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('search-status').textContent === `+prompt, chromedp.WithPollingTimeout(time.Minute)))
-	must("the prompt", err)
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`new Promise(resolve => {
-		const q = document.getElementById('search-q'), list = document.getElementById('search-results');
-		setTimeout(() => {
-			const obs = new MutationObserver(() => {
-				if (!list.querySelector('.card')) return;
-				obs.disconnect();
-				requestAnimationFrame(() => {
-					const ms = performance.now() - t0;
-					// The requests since the event, as times after it.
-					const es = performance.getEntriesByType('resource').filter(e => e.startTime >= t0 && new URL(e.name).pathname.startsWith('/search/'));
-					const meta = es.filter(e => new URL(e.name).pathname.startsWith('/search/m.'));
-					const words = es.filter(e => !meta.includes(e));
-					const min = (xs, f) => xs.length ? Math.min(...xs.map(f)) - t0 : -1;
-					const max = (xs, f) => xs.length ? Math.max(...xs.map(f)) - t0 : -1;
-					resolve([ms, max(words, e => e.responseEnd), min(meta, e => e.startTime), min(meta, e => e.responseEnd)]);
+	query := func(text string) phases {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const q = document.getElementById('search-q'); q.value = ''; q.dispatchEvent(new Event('input')); })()`))
+		must("clear the query", err)
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('search-status').textContent === `+prompt, chromedp.WithPollingTimeout(time.Minute)))
+		must("the prompt", err)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`new Promise(resolve => {
+			const q = document.getElementById('search-q'), list = document.getElementById('search-results');
+			setTimeout(() => {
+				const obs = new MutationObserver(() => {
+					if (!list.querySelector('.card')) return;
+					obs.disconnect();
+					requestAnimationFrame(() => {
+						const ms = performance.now() - t0;
+						// The requests since the event, as times after it.
+						const es = performance.getEntriesByType('resource').filter(e => e.startTime >= t0 && new URL(e.name).pathname.startsWith('/search/'));
+						const meta = es.filter(e => new URL(e.name).pathname.startsWith('/search/m.'));
+						const words = es.filter(e => !meta.includes(e));
+						const min = (xs, f) => xs.length ? Math.min(...xs.map(f)) - t0 : -1;
+						const max = (xs, f) => xs.length ? Math.max(...xs.map(f)) - t0 : -1;
+						resolve([ms, max(words, e => e.responseEnd), min(meta, e => e.startTime), min(meta, e => e.responseEnd)]);
+					});
 				});
-			});
-			obs.observe(list, { childList: true, subtree: true });
-			const t0 = performance.now();
-			q.value = 'podatek';
-			q.dispatchEvent(new Event('input'));
-		}, 200); // a pause before the new query
-	})`, chromedp.EvalAwaitPromise))
-	must("first result", err)
-	return sizes[0] / 1024, sizes[1] / 1024, phases{got[0], got[1], got[2], got[3]}
+				obs.observe(list, { childList: true, subtree: true });
+				const t0 = performance.now();
+				q.value = `+jsString(text)+`;
+				q.dispatchEvent(new Event('input'));
+			}, 200); // a pause before the new query
+		})`, chromedp.EvalAwaitPromise))
+		must("first result for "+text, err)
+		return phases{got[0], got[1], got[2], got[3]}
+	}
+	first = query("podatek")
+	old = query(oldQuery)
+	return sizes[0] / 1024, sizes[1] / 1024, first, old
 }
+
+// oldQuery finds one generated guide, older than the head's 100: its card
+// waits for its metadata chunk, a second round trip after the fragments.
+const oldQuery = "poradnik 1500"
 
 // phases of the first result after the input event, in milliseconds: the
 // word fragments in, the first metadata request sent, the first metadata

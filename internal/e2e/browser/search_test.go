@@ -175,3 +175,39 @@ func TestSearchNewestQueryWins(t *testing.T) {
 	}
 	tb.mon.check(t, origin(srv), nil)
 }
+
+// TestSearchURLAfterResults: the address keeps the newest query, but it is
+// set only once that query's results are on screen: history.replaceState
+// is a same-document navigation that, done on every input, held up a
+// throttled phone's first result by tens of milliseconds.
+func TestSearchURLAfterResults(t *testing.T) {
+	t.Parallel()
+	tb := newTab(t, tabOptions{})
+	srv, _ := startSite(t, "")
+	prompt := jsString(siteText(t, "searchPrompt"))
+
+	tb.open(t, srv.URL+"/szukaj/", 200)
+	tb.waitJS(t, "the search manifest", `document.getElementById('search-status').textContent === `+prompt)
+	tb.do(t, "watch the history", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.urlCalls = [];
+		const real = history.replaceState.bind(history);
+		history.replaceState = (state, title, url) => {
+			const q = new URL(url, location.href).searchParams.get('q');
+			window.urlCalls.push(q + ':' + document.querySelectorAll('#search-results .card').length);
+			return real(state, title, url);
+		};
+	})()`))
+	tb.do(t, "type two queries", chromedp.Evaluate[chromedp.Void](`(() => {
+		const q = document.getElementById('search-q');
+		q.value = 'emocje';
+		q.dispatchEvent(new Event('input'));
+		q.value = 'przeplywy';
+		q.dispatchEvent(new Event('input'));
+	})()`))
+	tb.waitJS(t, "the query in the URL", `new URLSearchParams(location.search).get('q') === 'przeplywy'`)
+	calls := eval[[]string](t, tb, `window.urlCalls`)
+	if len(calls) != 1 || calls[0] == "przeplywy:0" || !strings.HasPrefix(calls[0], "przeplywy:") {
+		t.Errorf("history.replaceState calls (query:cards on screen) %v, want one for przeplywy with its results shown", calls)
+	}
+	tb.mon.check(t, origin(srv), nil)
+}

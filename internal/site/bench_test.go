@@ -1,11 +1,15 @@
 package site
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +20,7 @@ import (
 )
 
 // BenchmarkBuild compares site.Build with two builds by Hugo's own hugo
-// command (in-process) of the same generated site, n guides of about 600
+// command of the same generated site, each build a process of its own, n guides of about 600
 // words with tags: one with the real layouts ("hugo": what kb adds around
 // Hugo) and one with a minimal theme ("bare": a page template printing the
 // title and content, a list template linking its pages; see bareLayouts),
@@ -45,52 +49,39 @@ func BenchmarkBuild(b *testing.B) {
 			}
 			root := newBenchSite(b, n)
 			parent := b.TempDir()
-			phases := &phaseRecorder{}
-			opts := Options{Root: root, PublishDir: filepath.Join(parent, "public"),
-				Logger: slog.New(phases)}
-			// Both first build once, then rebuild over their own output,
-			// as `kb build` and `hugo` do in a working site.
-			hugoDst := filepath.Join(parent, "hugo-public")
-			hugo := func() error {
-				return commands.Execute([]string{"--source", root, "--destination", hugoDst, "--quiet", "--logLevel", "error"})
-			}
 			bareRoot := newBareSite(b, root)
-			bareDst := filepath.Join(parent, "bare-public")
-			bare := func() error {
-				return commands.Execute([]string{"--source", bareRoot, "--destination", bareDst, "--quiet", "--logLevel", "error"})
+			// Each build runs in a process of its own, as `kb build` and
+			// `hugo` do: Hugo's command keeps every site it built in
+			// memory (about 280 MB per round at 2,000 guides), which made
+			// each later build in one process pay for marking the earlier
+			// ones' heaps.
+			runs := []benchChild{
+				{kind: "kb", src: root, dst: filepath.Join(parent, "public"), guides: n},
+				{kind: "hugo", src: root, dst: filepath.Join(parent, "hugo-public")},
+				{kind: "hugo", src: bareRoot, dst: filepath.Join(parent, "bare-public")},
 			}
-			if _, err := Build(context.Background(), opts); err != nil {
-				b.Fatal(err)
-			}
-			if err := hugo(); err != nil {
-				b.Fatal(err)
-			}
-			if err := bare(); err != nil {
-				b.Fatal(err)
-			}
-			phases.reset()
-			ours := func() error {
-				res, err := Build(context.Background(), opts)
-				if err == nil && len(res.Guides) < n {
-					err = fmt.Errorf("%d guides", len(res.Guides))
+			// All first build once, then rebuild over their own output,
+			// as in a working site.
+			for _, r := range runs {
+				if _, _, err := r.run(); err != nil {
+					b.Fatal(err)
 				}
-				return err
 			}
-			// Wall time is the goal; CPU time (the process's, GC included)
-			// is the same comparison less disturbed by other load.
-			type cost struct{ wall, cpu time.Duration }
-			runs := []func() error{ours, hugo, bare}
-			sums := make([]cost, len(runs))
+			sums := make([]buildCost, len(runs))
+			phases := map[string]time.Duration{}
 			i := 0
 			for b.Loop() {
 				for j := range runs {
 					k := (i + j) % len(runs)
-					start, cpu := time.Now(), processCPU()
-					if err := runs[k](); err != nil {
+					c, ph, err := runs[k].run()
+					if err != nil {
 						b.Fatal(err)
 					}
-					sums[k].wall += time.Since(start)
-					sums[k].cpu += processCPU() - cpu
+					sums[k].wall += c.wall
+					sums[k].cpu += c.cpu
+					for name, d := range ph {
+						phases[name] += d
+					}
 				}
 				i++
 			}
@@ -101,16 +92,86 @@ func BenchmarkBuild(b *testing.B) {
 			b.ReportMetric(sumBare.wall.Seconds()/iters, "bare-s/op")
 			b.ReportMetric(100*(float64(sumOurs.wall)/float64(sumTheirs.wall)-1), "overhead-%")
 			b.ReportMetric(float64(sumOurs.wall)/float64(sumBare.wall), "x-bare")
-			if sumBare.cpu > 0 {
-				b.ReportMetric(sumOurs.cpu.Seconds()/iters, "site-cpu-s/op")
-				b.ReportMetric(sumBare.cpu.Seconds()/iters, "bare-cpu-s/op")
-				b.ReportMetric(float64(sumOurs.cpu)/float64(sumBare.cpu), "x-bare-cpu")
-			}
-			for name, d := range phases.mean() {
-				b.ReportMetric(d.Seconds(), name+"-s/op")
+			// Wall time is the goal; CPU time (the process's, GC included)
+			// is the same comparison less disturbed by other load.
+			b.ReportMetric(sumOurs.cpu.Seconds()/iters, "site-cpu-s/op")
+			b.ReportMetric(sumBare.cpu.Seconds()/iters, "bare-cpu-s/op")
+			b.ReportMetric(float64(sumOurs.cpu)/float64(sumBare.cpu), "x-bare-cpu")
+			for name, d := range phases {
+				b.ReportMetric(d.Seconds()/iters, name+"-s/op")
 			}
 		})
 	}
+}
+
+// envBenchChild makes the test binary one build of BenchmarkBuild:
+// "kb" (site.Build) or "hugo" (Hugo's own command), of KB_SITE_BENCH_SRC
+// into KB_SITE_BENCH_DST. A kb build prints its phases as JSON.
+const envBenchChild = "KB_SITE_BENCH_BUILD"
+
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(envBenchChild); kind != "" {
+		os.Exit(runBenchChild(kind))
+	}
+	os.Exit(m.Run())
+}
+
+func runBenchChild(kind string) int {
+	src, dst := os.Getenv("KB_SITE_BENCH_SRC"), os.Getenv("KB_SITE_BENCH_DST")
+	if kind == "hugo" {
+		if err := commands.Execute([]string{"--source", src, "--destination", dst, "--quiet", "--logLevel", "error"}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
+	phases := &phaseRecorder{}
+	res, err := Build(context.Background(), Options{Root: src, PublishDir: dst, Logger: slog.New(phases)})
+	if err == nil {
+		if want, _ := strconv.Atoi(os.Getenv("KB_SITE_BENCH_GUIDES")); len(res.Guides) < want {
+			err = fmt.Errorf("%d guides, want %d", len(res.Guides), want)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(phases.mean()); err != nil {
+		return 1
+	}
+	return 0
+}
+
+type buildCost struct{ wall, cpu time.Duration }
+
+// benchChild is one of BenchmarkBuild's builds, run in a child process.
+type benchChild struct {
+	kind, src, dst string
+	guides         int // for kb: at least this many guides, or it failed
+}
+
+func (c benchChild) run() (buildCost, map[string]time.Duration, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return buildCost{}, nil, err
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envBenchChild+"="+c.kind, "KB_SITE_BENCH_SRC="+c.src, "KB_SITE_BENCH_DST="+c.dst,
+		"KB_SITE_BENCH_GUIDES="+strconv.Itoa(c.guides))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return buildCost{}, nil, fmt.Errorf("%s build of %s: %w", c.kind, c.src, err)
+	}
+	cost := buildCost{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	var phases map[string]time.Duration
+	if c.kind == "kb" {
+		if err := json.Unmarshal(out.Bytes(), &phases); err != nil {
+			return cost, nil, fmt.Errorf("kb build phases: %w (%q)", err, out.String())
+		}
+	}
+	return cost, phases, nil
 }
 
 // bareLayouts is the minimal theme of BenchmarkBuild's "bare" build: the
@@ -173,8 +234,6 @@ func (p *phaseRecorder) Handle(_ context.Context, r slog.Record) error {
 	})
 	return nil
 }
-
-func (p *phaseRecorder) reset() { p.mu.Lock(); p.sums, p.n = nil, 0; p.mu.Unlock() }
 
 func (p *phaseRecorder) mean() map[string]time.Duration {
 	p.mu.Lock()

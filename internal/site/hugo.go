@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bep/logg"
 	"github.com/gohugoio/hugo/common/herrors"
@@ -102,16 +103,22 @@ func newHugo(ctx context.Context, opts Options, publishDir string, readOnly bool
 
 	// Term URLs must be ASCII; Hugo's removePathAccents leaves ł alone,
 	// so such terms get a folded slug through cascade (see terms.go).
-	extra, err := termSlugCascades(ctx, configs, opts.Logger)
+	files, err := scanContent(ctx, configs)
 	if err != nil {
 		return nil, err
 	}
+	extra := termSlugCascades(files, configs, opts.Logger)
 	if len(extra) > 0 {
 		cascade := append(existingCascades(configs.LoadingInfo.Cfg.Get("cascade")), extra...)
 		flags.Set("cascade", cascade)
 		if configs, err = load(); err != nil {
 			return nil, err
 		}
+	}
+
+	if !readOnly {
+		// The related guides, for layouts/_partials/related.html.
+		mergeParams(configs, map[string]any{relatedParam: relatedGuides(files, configs, opts.Drafts, time.Now())})
 	}
 
 	rec := newRecordingFs()

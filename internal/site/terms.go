@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/gohugoio/hugo/common/types"
@@ -33,21 +32,20 @@ func isASCII(s string) bool {
 	return true
 }
 
-// termSlugCascades finishes what removePathAccents starts: Hugo strips
-// combining accents from URLs but keeps letters without a decomposition
-// (ł in "przepływy"), so every taxonomy term whose URL would still be
-// non-ASCII gets a folded slug through a cascade entry targeting its term
-// page. It reads the front matter of the content files only; files that
-// do not parse are left for Hugo to report.
-func termSlugCascades(ctx context.Context, configs *allconfig.Configs, log *slog.Logger) ([]map[string]any, error) {
-	if !configs.Base.RemovePathAccents || len(configs.Base.Taxonomies) == 0 {
-		return nil, nil
-	}
-	plurals := make([]string, 0, len(configs.Base.Taxonomies))
-	for _, plural := range configs.Base.Taxonomies {
-		plurals = append(plurals, plural)
-	}
-	var files []string
+// contentFile is a content file with its decoded front matter (nil if it
+// has none or it does not parse: Hugo reports that during the build).
+type contentFile struct {
+	path string // absolute
+	dir  string // the content directory it is under
+	fm   map[string]any
+}
+
+// scanContent reads the front matter of every content file of the project,
+// in parallel: on large sites this pre-scan is the biggest thing kb adds to
+// Hugo's own work, so it is done once for every use (term slugs, related
+// guides).
+func scanContent(ctx context.Context, configs *allconfig.Configs) ([]contentFile, error) {
+	var files []contentFile
 	for _, dir := range contentDirs(configs) {
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -57,7 +55,7 @@ func termSlugCascades(ctx context.Context, configs *allconfig.Configs, log *slog
 				return err
 			}
 			if !d.IsDir() && isContentFile(path) {
-				files = append(files, path)
+				files = append(files, contentFile{path: path, dir: dir})
 			}
 			return nil
 		})
@@ -65,38 +63,46 @@ func termSlugCascades(ctx context.Context, configs *allconfig.Configs, log *slog
 			return nil, err
 		}
 	}
-	// Front matter is read in parallel: on large sites this pre-scan is
-	// the biggest thing kb adds to Hugo's own work.
-	var (
-		mu    sync.Mutex
-		terms = map[string]map[string]bool{} // plural → terms
-		g     errgroup.Group
-	)
+	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, path := range files {
+	for i := range files {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			fm := readFrontMatter(path)
-			for _, plural := range plurals {
-				for _, t := range types.ToStringSlicePreserveString(lookupFold(fm, plural)) {
-					if isASCII(t) {
-						continue
-					}
-					mu.Lock()
-					if terms[plural] == nil {
-						terms[plural] = map[string]bool{}
-					}
-					terms[plural][t] = true
-					mu.Unlock()
-				}
-			}
+			files[i].fm = readFrontMatter(files[i].path)
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	return files, g.Wait()
+}
+
+// termSlugCascades finishes what removePathAccents starts: Hugo strips
+// combining accents from URLs but keeps letters without a decomposition
+// (ł in "przepływy"), so every taxonomy term whose URL would still be
+// non-ASCII gets a folded slug through a cascade entry targeting its term
+// page.
+func termSlugCascades(files []contentFile, configs *allconfig.Configs, log *slog.Logger) []map[string]any {
+	if !configs.Base.RemovePathAccents || len(configs.Base.Taxonomies) == 0 {
+		return nil
+	}
+	plurals := make([]string, 0, len(configs.Base.Taxonomies))
+	for _, plural := range configs.Base.Taxonomies {
+		plurals = append(plurals, plural)
+	}
+	terms := map[string]map[string]bool{} // plural → terms
+	for _, f := range files {
+		for _, plural := range plurals {
+			for _, t := range types.ToStringSlicePreserveString(lookupFold(f.fm, plural)) {
+				if isASCII(t) {
+					continue
+				}
+				if terms[plural] == nil {
+					terms[plural] = map[string]bool{}
+				}
+				terms[plural][t] = true
+			}
+		}
 	}
 
 	parser := configs.ContentPathParser
@@ -124,7 +130,7 @@ func termSlugCascades(ctx context.Context, configs *allconfig.Configs, log *slog
 			})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // textRemoveAccents is Hugo's removePathAccents transformation.

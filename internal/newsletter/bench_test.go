@@ -385,8 +385,15 @@ func startFakeMailgun(b *testing.B, latency time.Duration) (api string, stats fu
 func runFakeMailgun() int {
 	latency, _ := time.ParseDuration(os.Getenv(envFakeLatency))
 	if path := os.Getenv(envFakeProfile); path != "" {
-		f, _ := os.Create(path)
-		pprof.StartCPUProfile(f)
+		f, err := os.Create(path)
+		if err == nil {
+			defer f.Close()
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fake Mailgun profile:", err)
+			return 1
+		}
 		defer pprof.StopCPUProfile()
 	}
 	srv := mailguntest.New(mailguntest.WithLatency(latency), mailguntest.WithCountOnly(), mailguntest.WithEvents(false))

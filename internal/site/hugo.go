@@ -101,8 +101,10 @@ func newHugo(ctx context.Context, opts Options, publishDir string, readOnly bool
 		return nil, err
 	}
 
-	// Term URLs must be ASCII; Hugo's removePathAccents leaves ł alone,
-	// so such terms get a folded slug through cascade (see terms.go).
+	// The front matter, read once before Hugo: term URLs must be ASCII
+	// (Hugo's removePathAccents leaves ł alone, so such terms get a folded
+	// slug through cascade, see terms.go), and the related guides are
+	// worked out from it (related.go).
 	files, err := scanContent(ctx, configs)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func NewMailgun(cfg MailgunConfig) (*Mailgun, error) {
 	}
 	next := client.Transport
 	if next == nil {
-		next = http.DefaultTransport
+		next = defaultTransport()
 	}
 	client.Transport = &observer{next: next}
 	client.Timeout = cfg.Timeout
@@ -79,6 +79,23 @@ func NewMailgun(cfg MailgunConfig) (*Mailgun, error) {
 	mg.SetAPIBase(base)
 	mg.SetClient(client)
 	return &Mailgun{mg: mg, domain: cfg.Domain, apiBase: base}, nil
+}
+
+// idleConnsPerHost is how many connections to Mailgun are kept open
+// between calls: as many as the mail worker sends at once (the newsletter
+// sender needs fewer). http.DefaultTransport keeps 2, so every call beyond
+// the second in a burst opened a new connection, a TLS handshake each.
+const idleConnsPerHost = 32
+
+func defaultTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = idleConnsPerHost
+	t.MaxIdleConns = max(t.MaxIdleConns, idleConnsPerHost)
+	return t
 }
 
 // Describe names the transport for the start-up log line (never the key).

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"slices"
 	"strings"
@@ -432,6 +434,62 @@ func TestMailgunConcurrentSends(t *testing.T) {
 	}
 	if got := len(s.Recipients()); got != 40 {
 		t.Errorf("%d recipients accepted", got)
+	}
+}
+
+// TestMailgunKeepsConnections: calls in flight together reuse their
+// connections afterwards. With http.DefaultTransport's two idle
+// connections per host, a burst of four opened two new ones each time.
+func TestMailgunKeepsConnections(t *testing.T) {
+	const inFlight, rounds = 4, 5
+	var (
+		mu      sync.Mutex
+		waiting int
+		release = make(chan struct{})
+		dialed  atomic.Int32
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		// Answer the calls of a round together, so that all of them hand
+		// their connection back at once.
+		mu.Lock()
+		waiting++
+		ch := release
+		if waiting == inFlight {
+			close(release)
+			release, waiting = make(chan struct{}), 0
+		}
+		mu.Unlock()
+		<-ch
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"<1@example.pl>","message":"Queued. Thank you."}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	m, err := NewMailgun(MailgunConfig{Domain: "mg.example.pl", APIKey: "key", APIBase: srv.URL + "/v3", Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for i := range inFlight {
+			wg.Go(func() {
+				msg := polishMessage()
+				msg.To = fmt.Sprintf("r%di%d@example.pl", round, i)
+				if _, err := m.Send(context.Background(), msg); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if got := dialed.Load(); got != inFlight {
+		t.Errorf("%d connections opened for %d rounds of %d calls, want %d", got, rounds, inFlight, inFlight)
 	}
 }
 

@@ -46,8 +46,10 @@ if part whitepaper; then
 	go test -run '^$' -bench 'Render' -benchtime 10x -benchmem -count "$RUNS" ./internal/whitepaper | tee "$raw/whitepaper.txt" | grep -E '^Benchmark' || true
 fi
 if part send; then
-	rm -f "$raw/send.txt" "$raw/naive.txt"
+	rm -f "$raw/send.txt" "$raw/naive.txt" "$raw/alone.txt" "$raw/send-100ms.txt"
 	bench send ./internal/newsletter 'Send100k' 1x "$RUNS"
+	bench alone ./internal/newsletter 'MailgunAlone' 1x "$RUNS"
+	bench send-100ms ./internal/newsletter 'Send100k|MailgunAlone' 1x "$SLOW_RUNS" -args -newsletter.latency 100ms
 	[ -n "$QUICK" ] || bench send ./internal/newsletter 'Send1M' 1x "$SLOW_RUNS" -args -newsletter.1m
 	bench naive ./internal/newsletter 'NaiveSend' 1x "$SLOW_RUNS"
 	rm -f "$raw/digest.txt"

@@ -187,10 +187,16 @@ func run(w io.Writer, raw string, quick bool) error {
 		return fmt.Errorf("-raw is required")
 	}
 	res := benchResults{}
-	for _, name := range []string{"site", "whitepaper", "send", "naive", "digest", "report", "search"} {
+	for _, name := range []string{"site", "whitepaper", "send", "alone", "naive", "digest", "report", "search"} {
 		if err := parseGoBench(filepath.Join(raw, name+".txt"), res); err != nil {
 			return err
 		}
+	}
+	// The same send benchmarks with the fake Mailgun answering after
+	// 100 ms: same names, so a map of their own.
+	slow := benchResults{}
+	if err := parseGoBench(filepath.Join(raw, "send-100ms.txt"), slow); err != nil {
+		return err
 	}
 	get := func(bench, unit string) samples { return res[bench][unit] }
 
@@ -287,6 +293,7 @@ func run(w io.Writer, raw string, quick bool) error {
 			fmt.Fprintf(w, "| %s | %.0f | %.2f | %.0f× |\n", size.name, n, ours, n/ours)
 		}
 	}
+	writeSendAgainstClient(w, res, slow)
 	fmt.Fprintln(w, "\nTargets: within 2× of the floor; memory flat from 100,000 to 1,000,000 subscribers.")
 
 	// Digest.
@@ -372,4 +379,49 @@ func run(w io.Writer, raw string, quick bool) error {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), ms.fmt(1), res[name]["pages/s"].fmt(0), mb.fmt(1))
 	}
 	return nil
+}
+
+// writeSendAgainstClient compares kb's send with mailgun-go alone
+// (BenchmarkMailgunAlone: the same batches built in advance), at the
+// benchmark's 20 ms a call and at 100 ms, to show what kb itself adds and
+// how much of it a slower answer hides.
+func writeSendAgainstClient(w io.Writer, fast, slow benchResults) {
+	alone := "BenchmarkMailgunAlone"
+	if fast[alone] == nil && slow[alone] == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nWhat kb adds to the client: `BenchmarkMailgunAlone` (`-bench MailgunAlone`) hands the same 100 batches of 1,000, built before the clock starts (no database, no signing, no rendering), to mail.Mailgun four at a time against the same fake Mailgun; that is as fast as any sender built on mailgun-go can be on this machine. ")
+	fmt.Fprintf(w, "The 100 ms rows are the same benchmarks with `-args -newsletter.latency 100ms` (%d runs).\n\n", max(len(slow[alone]["wall-s/op"]), 1))
+	fmt.Fprintln(w, "| a call takes | floor (s) | mailgun-go alone (s) | alone ÷ floor | client + fake Mailgun CPU (s) | kb, SQLite (s) | ÷ floor | kb, PostgreSQL (s) | ÷ floor | kb SQLite ÷ alone |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	for _, row := range []struct {
+		latency string
+		res     benchResults
+	}{{"20 ms", fast}, {"100 ms", slow}} {
+		a := row.res[alone]
+		if a == nil {
+			continue
+		}
+		cpu := samples{}
+		for i, v := range a["client-cpu-s/op"] {
+			if i < len(a["mailgun-cpu-s/op"]) {
+				cpu = append(cpu, v+a["mailgun-cpu-s/op"][i])
+			}
+		}
+		kb := func(db string) (wall, ratio string) {
+			r := row.res["BenchmarkSend100k/"+db]
+			if r == nil {
+				return "not run", ""
+			}
+			return r["wall-s/op"].fmt(2), r["x-floor"].fmt(2)
+		}
+		sw, sr := kb("sqlite")
+		pw, pr := kb("postgres")
+		over := ""
+		if r := row.res["BenchmarkSend100k/sqlite"]; r != nil && a["wall-s/op"].median() > 0 {
+			over = fmt.Sprintf("%.2f", r["wall-s/op"].median()/a["wall-s/op"].median())
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", row.latency, a["floor-s/op"].median(),
+			a["wall-s/op"].fmt(2), a["x-floor"].fmt(2), cpu.fmt(2), sw, sr, pw, pr, over)
+	}
 }

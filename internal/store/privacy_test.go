@@ -134,6 +134,16 @@ func TestPersonAndErase(t *testing.T) {
 		s.Confirm(ctx, sub.Link(), "", t0, t0.Add(time.Minute))
 		other := mustConfirmed(t, s, "other@example.com", t0)
 		c, _ := s.CreateCampaign(ctx, CampaignSpec{Slug: "p", Title: "Poradnik", Subject: "P"}, t0.Add(time.Hour))
+		// Then Ewa switches to the digest, and the next guide waits for it:
+		// erasing her must take that row too (no foreign key does it).
+		sub, _ = s.Get(ctx, sub.ID)
+		mustPrefs(t, s, sub, FrequencyDigest, knownTopics...)
+		if _, err := s.CreateCampaign(ctx, CampaignSpec{Slug: "q", Title: "Drugi", Subject: "Q"}, t0.Add(90*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if n := countRows(t, s, "SELECT COUNT(*) FROM digest_items WHERE subscriber_id = ?", sub.ID); n != 1 {
+			t.Fatalf("%d guides waiting for Ewa's digest, want 1", n)
+		}
 		batches, _ := s.Batches(ctx, c.ID)
 		s.StartBatch(ctx, batches[0].ID, t0)
 		s.FinishBatch(ctx, batches[0].ID, "m", t0.Add(2*time.Hour))
@@ -149,7 +159,7 @@ func TestPersonAndErase(t *testing.T) {
 		for _, e := range p.Events {
 			types = append(types, e.Type)
 		}
-		if strings.Join(types, ",") != "signup,confirmation_queued,confirmed,welcome_queued,whitepaper_queued" {
+		if strings.Join(types, ",") != "signup,confirmation_queued,confirmed,welcome_queued,whitepaper_queued,preferences" {
 			t.Errorf("events %v", types)
 		}
 		if len(p.Mails) != 2 || p.Mails[0].Kind != MailConfirm || p.Mails[0].Status != MailCancelled || p.Mails[1].Kind != MailWelcome {
@@ -180,7 +190,7 @@ func TestPersonAndErase(t *testing.T) {
 		if _, err := s.Get(ctx, sub.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("subscriber still there: %v", err)
 		}
-		for _, table := range []string{"subscriber_events", "mail_queue"} {
+		for _, table := range []string{"subscriber_events", "mail_queue", "digest_items"} {
 			if n := countRows(t, s, "SELECT COUNT(*) FROM "+table+" WHERE subscriber_id = ?", sub.ID); n != 0 {
 				t.Errorf("%d rows left in %s", n, table)
 			}

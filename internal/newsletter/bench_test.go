@@ -170,6 +170,37 @@ func benchSendOn(b *testing.B, n int, be backend) {
 	b.ReportMetric(float64(vmHWM())/(1<<10), "VmHWM-MiB")
 }
 
+// benchClient is what the benchmarks that call Mailgun without a Sender
+// share: the client against a fake Mailgun in another process, one guide's
+// email and the links to fill in.
+type benchClient struct {
+	mg    *mail.Mailgun
+	stats func() fakeStats
+	guide guide.Guide
+	email emails.Email
+	links *token.Links
+}
+
+func newBenchClient(b *testing.B, slug string) benchClient {
+	b.Helper()
+	tpl, signer, err := testTemplates()
+	if err != nil {
+		b.Fatal(err)
+	}
+	api, stats := startFakeMailgun(b, *benchLatency)
+	mg, err := mail.NewMailgun(mail.MailgunConfig{Domain: mailguntest.DefaultDomain, APIKey: mailguntest.DefaultAPIKey,
+		APIBase: api, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := testGuide(slug, 1)
+	e, err := tpl.Newsletter(g, emails.NewsletterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchClient{mg: mg, stats: stats, guide: g, email: e, links: token.NewLinks(signer, testBaseURL)}
+}
+
 // BenchmarkNaiveSend is the comparison for BenchmarkSend100k: the same
 // fake Mailgun (20 ms a call, four calls in flight), but one call per
 // recipient, as a sender without batches and recipient variables makes.
@@ -179,22 +210,8 @@ func benchSendOn(b *testing.B, n int, be backend) {
 //	go test -run '^$' -bench NaiveSend -benchtime 1x ./internal/newsletter
 func BenchmarkNaiveSend(b *testing.B) {
 	const n = 2000
-	tpl, signer, err := testTemplates()
-	if err != nil {
-		b.Fatal(err)
-	}
-	api, _ := startFakeMailgun(b, *benchLatency)
-	mg, err := mail.NewMailgun(mail.MailgunConfig{Domain: mailguntest.DefaultDomain, APIKey: mailguntest.DefaultAPIKey,
-		APIBase: api, Timeout: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := testGuide("naive", 1)
-	e, err := tpl.Newsletter(g, emails.NewsletterOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	links := token.NewLinks(signer, testBaseURL)
+	c := newBenchClient(b, "naive")
+	mg, g, e, links := c.mg, c.guide, c.email, c.links
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
@@ -230,22 +247,8 @@ func BenchmarkNaiveSend(b *testing.B) {
 //	go test -run '^$' -bench MailgunAlone -benchtime 1x ./internal/newsletter
 func BenchmarkMailgunAlone(b *testing.B) {
 	const n, size = 100_000, store.MaxBatchSize
-	tpl, signer, err := testTemplates()
-	if err != nil {
-		b.Fatal(err)
-	}
-	api, stats := startFakeMailgun(b, *benchLatency)
-	mg, err := mail.NewMailgun(mail.MailgunConfig{Domain: mailguntest.DefaultDomain, APIKey: mailguntest.DefaultAPIKey,
-		APIBase: api, Timeout: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := testGuide("alone", 1)
-	e, err := tpl.Newsletter(g, emails.NewsletterOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	links := token.NewLinks(signer, testBaseURL)
+	c := newBenchClient(b, "alone")
+	mg, g, e, links, stats := c.mg, c.guide, c.email, c.links, c.stats
 	batches := make([]*mail.Batch, n/size)
 	for k := range batches {
 		rs := make([]mail.Recipient, size)

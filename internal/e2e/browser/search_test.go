@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/kbpress/kb/internal/e2e/kbproc"
 )
 
 // oldSearchResults are what the search found on the real guides before it
@@ -34,17 +36,25 @@ var oldSearchResults = []struct {
 	{"biała lista", [][]string{{"/poradniki/przeplywy-pieniezne-malej-firmy/"}}},
 }
 
+// openSearch opens the real site's search page in a new tab and waits
+// until its manifest is loaded, which the prompt in the status line shows.
+// It returns the tab, the server and the prompt as a JavaScript string.
+func openSearch(t *testing.T) (*tab, *kbproc.Server, string) {
+	t.Helper()
+	tb := newTab(t, tabOptions{})
+	srv, _ := startSite(t, "")
+	prompt := jsString(siteText(t, "searchPrompt"))
+	tb.open(t, srv.URL+"/szukaj/", 200)
+	tb.waitJS(t, "the search manifest", `document.getElementById('search-status').textContent === `+prompt)
+	return tb, srv, prompt
+}
+
 // TestSearchFindsWhatItFoundBefore types each query into the search page
 // in Chromium and compares every result, in order of rank, with the old
 // search's.
 func TestSearchFindsWhatItFoundBefore(t *testing.T) {
 	t.Parallel()
-	tb := newTab(t, tabOptions{})
-	srv, _ := startSite(t, "")
-	prompt := jsString(siteText(t, "searchPrompt"))
-
-	tb.open(t, srv.URL+"/szukaj/", 200)
-	tb.waitJS(t, "the search manifest", `document.getElementById('search-status').textContent === `+prompt)
+	tb, srv, prompt := openSearch(t)
 	for _, tt := range oldSearchResults {
 		// Clear the box first: the prompt marks the end of the last query.
 		tb.do(t, "clear the query", chromedp.Evaluate[chromedp.Void](`(() => { const q = document.getElementById('search-q'); q.value = ''; q.dispatchEvent(new Event('input')); })()`))
@@ -182,12 +192,7 @@ func TestSearchNewestQueryWins(t *testing.T) {
 // throttled phone's first result by tens of milliseconds.
 func TestSearchURLAfterResults(t *testing.T) {
 	t.Parallel()
-	tb := newTab(t, tabOptions{})
-	srv, _ := startSite(t, "")
-	prompt := jsString(siteText(t, "searchPrompt"))
-
-	tb.open(t, srv.URL+"/szukaj/", 200)
-	tb.waitJS(t, "the search manifest", `document.getElementById('search-status').textContent === `+prompt)
+	tb, srv, _ := openSearch(t)
 	tb.do(t, "watch the history", chromedp.Evaluate[chromedp.Void](`(() => {
 		window.urlCalls = [];
 		const real = history.replaceState.bind(history);

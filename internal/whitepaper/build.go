@@ -33,8 +33,8 @@ func Build(ctx context.Context, srcPath, outPath, cacheDir string, opts Options)
 	pdfPath := filepath.Join(cacheDir, prefix+key+".pdf")
 	infoPath := filepath.Join(cacheDir, prefix+key+".json")
 
-	if info, ok := loadCached(pdfPath, infoPath); ok {
-		if err := install(pdfPath, outPath, info); err != nil {
+	if pdf, info, ok := loadCached(pdfPath, infoPath); ok {
+		if err := install(pdf, outPath, info); err != nil {
 			return Info{}, fmt.Errorf("whitepaper %s: %w", srcPath, err)
 		}
 		info.Cached = true
@@ -65,7 +65,7 @@ func Build(ctx context.Context, srcPath, outPath, cacheDir string, opts Options)
 	if err := writeAtomic(infoPath, bytes.NewReader(meta)); err != nil {
 		return Info{}, fmt.Errorf("whitepaper %s: cache: %w", srcPath, err)
 	}
-	if err := install(pdfPath, outPath, info); err != nil {
+	if err := install(buf.Bytes(), outPath, info); err != nil {
 		return Info{}, fmt.Errorf("whitepaper %s: %w", srcPath, err)
 	}
 	pruneCache(cacheDir, prefix, key)
@@ -96,20 +96,26 @@ func shortHash(path string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// loadCached returns the cached Info when the PDF beside it is intact.
-func loadCached(pdfPath, infoPath string) (Info, bool) {
+// loadCached returns the cached PDF and its Info when the PDF is intact.
+// The bytes it checked are the ones installed: another kb building with
+// other options prunes this entry whenever it renders.
+func loadCached(pdfPath, infoPath string) ([]byte, Info, bool) {
 	meta, err := os.ReadFile(infoPath)
 	if err != nil {
-		return Info{}, false
+		return nil, Info{}, false
 	}
 	var info Info
 	if json.Unmarshal(meta, &info) != nil || info.SHA256 == "" {
-		return Info{}, false
+		return nil, Info{}, false
 	}
-	if sum, size, err := fileSum(pdfPath); err != nil || sum != info.SHA256 || size != info.Size {
-		return Info{}, false
+	pdf, err := os.ReadFile(pdfPath)
+	if err != nil || int64(len(pdf)) != info.Size {
+		return nil, Info{}, false
 	}
-	return info, true
+	if sum := sha256.Sum256(pdf); hex.EncodeToString(sum[:]) != info.SHA256 {
+		return nil, Info{}, false
+	}
+	return pdf, info, true
 }
 
 func fileSum(path string) (string, int64, error) {
@@ -126,20 +132,15 @@ func fileSum(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// install copies the cached PDF to outPath unless it is already there.
-func install(pdfPath, outPath string, info Info) error {
+// install writes the PDF to outPath unless it is already there.
+func install(pdf []byte, outPath string, info Info) error {
 	if sum, size, err := fileSum(outPath); err == nil && sum == info.SHA256 && size == info.Size {
 		return nil
 	}
-	f, err := os.Open(pdfPath)
-	if err != nil {
-		return fmt.Errorf("install PDF: %w", err)
-	}
-	defer f.Close()
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
 		return fmt.Errorf("install PDF: %w", err)
 	}
-	if err := writeAtomic(outPath, f); err != nil {
+	if err := writeAtomic(outPath, bytes.NewReader(pdf)); err != nil {
 		return fmt.Errorf("install PDF: %w", err)
 	}
 	return nil

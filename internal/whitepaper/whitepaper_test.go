@@ -620,6 +620,51 @@ func TestRenderCancelled(t *testing.T) {
 	}
 }
 
+// TestBuildConcurrentConfigs: two kb processes building one site with
+// different options (two servers on different ports, say) share the cache
+// directory, and each prunes the other's entries. Neither may fail for it:
+// a build installs the bytes it verified or rendered, not whatever the
+// cache holds by the time it gets there.
+func TestBuildConcurrentConfigs(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "wp.md")
+	if err := os.WriteFile(src, mustRead(t, "testdata/polish.md"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	const builders, rounds = 4, 20
+	var wg sync.WaitGroup
+	for g := range builders {
+		out := filepath.Join(dir, fmt.Sprintf("public-%d", g), "wp.pdf")
+		wg.Go(func() {
+			for r := range rounds {
+				// A new port each time: every build renders and prunes.
+				opts := testOpts
+				opts.BaseURL = fmt.Sprintf("http://127.0.0.1:%d/", 8000+100*g+r)
+				info, err := Build(context.Background(), src, out, cache, opts)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if sum, size, err := fileSum(out); err != nil || sum != info.SHA256 || size != info.Size {
+					t.Errorf("builder %d: output %s/%d does not match Info %+v (%v)", g, sum, size, info, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestBuild(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "wp.md")
